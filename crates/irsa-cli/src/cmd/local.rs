@@ -1,0 +1,12 @@
+//! Wiring for `irsa local` (being built).
+
+use std::process::ExitCode;
+
+/// Arguments of `irsa local`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// Runs the command.
+pub fn run(_args: Args) -> ExitCode {
+    crate::output::fail(crate::output::EXIT_FAILURE, "irsa local: not built yet")
+}

@@ -1,0 +1,8 @@
+//! One module per subcommand (family); each exposes clap `Args`/`Command` and `run`.
+
+pub mod local;
+pub mod mutate;
+pub mod oidc;
+pub mod token;
+pub mod trust_policy;
+pub mod webhook;

@@ -1,0 +1,48 @@
+//! `irsa`: one binary for every part of IAM roles for service accounts on self-managed
+//! Kubernetes clusters. This file only parses arguments and dispatches; every command's
+//! logic lives in a library crate, and its wiring in `cmd/<command>.rs`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod output;
+
+/// IAM roles for service accounts (IRSA) for Kubernetes clusters on AWS that are not EKS.
+#[derive(Debug, Parser)]
+#[command(name = "irsa", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print an IAM role trust policy that lets service accounts of a cluster assume the role.
+    TrustPolicy(cmd::trust_policy::Args),
+    /// Cluster OIDC issuer documents: signing keys, discovery, JWKS, thumbprints, apiserver flags.
+    #[command(subcommand)]
+    Oidc(cmd::oidc::Command),
+    /// Mint or verify service-account tokens.
+    #[command(subcommand)]
+    Token(cmd::token::Command),
+    /// Run the whole IRSA chain on this machine: issuer, IAM and a strict STS.
+    Local(cmd::local::Args),
+    /// Show the JSON Patch the webhook would apply to a pod, offline.
+    Mutate(cmd::mutate::Args),
+    /// Run the pod identity mutating admission webhook.
+    Webhook(cmd::webhook::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::TrustPolicy(args) => cmd::trust_policy::run(args),
+        Command::Oidc(command) => cmd::oidc::run(command),
+        Command::Token(command) => cmd::token::run(command),
+        Command::Local(args) => cmd::local::run(args),
+        Command::Mutate(args) => cmd::mutate::run(args),
+        Command::Webhook(args) => cmd::webhook::run(args),
+    }
+}

@@ -1,0 +1,1 @@
+//! trust_policy (being built).

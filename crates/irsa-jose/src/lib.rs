@@ -1,0 +1,1 @@
+//! JOSE for IRSA: keys, key IDs, JWKS, discovery documents, token minting and strict verification.

@@ -1,0 +1,1 @@
+//! The local IRSA chain: issuer, IAM and strict STS.

@@ -1,0 +1,1 @@
+//! IAM policy grammar and evaluation for trust policies.

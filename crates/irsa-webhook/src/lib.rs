@@ -1,0 +1,1 @@
+//! The pod identity webhook server.
