@@ -9,4 +9,5 @@
 pub mod aws;
 pub mod issuer;
 pub mod k8s;
+pub mod mutation;
 pub mod trust_policy;

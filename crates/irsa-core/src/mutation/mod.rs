@@ -1,0 +1,607 @@
+//! The pod-mutation planner: pod + ServiceAccount settings + webhook settings → JSON Patch.
+//!
+//! This is the heart of `irsa webhook` and `irsa mutate`, kept pure (no I/O, no clock, no
+//! Kubernetes client) so the server, the offline CLI and the conformance tests run exactly the
+//! same code. Behaviour follows amazon-eks-pod-identity-webhook (annotations, precedence,
+//! env order, rules for variables already set, the `aws-iam-token` volume, Windows paths,
+//! init containers, container-credentials mode) with one deliberate difference: the patch
+//! is *granular*. Upstream re-emitted the whole `containers` array from compiled-in Kubernetes
+//! types, silently dropping fields it did not know (gRPC probes, native-sidecar
+//! `restartPolicy`); here every env entry, mount and volume is its own `add` operation on the
+//! pod as received (a `serde_json::Value`, so unknown fields are never touched), and a pod
+//! that already carries everything gets an empty patch (reinvocation-safe).
+
+mod config;
+mod identity;
+mod mapping;
+mod text;
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, PatchOperation};
+use serde_json::{Map, Value, json};
+
+pub use config::{
+    ContainerCredentialsSettings, DEFAULT_ANNOTATION_PREFIX, DEFAULT_CC_AUDIENCE,
+    DEFAULT_CC_FULL_URI, DEFAULT_CC_MOUNT_PATH, DEFAULT_CC_TOKEN_PATH, DEFAULT_CC_VOLUME_NAME,
+    DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_EXPIRATION, DEFAULT_TOKEN_MOUNT_PATH,
+    MIN_TOKEN_EXPIRATION, POD_IDENTITY_LABEL, POD_IDENTITY_LABEL_VALUE, STS_TOKEN_PATH,
+    STS_VOLUME_NAME, WebhookConfig,
+};
+pub use identity::{
+    ANNOTATION_AUDIENCE, ANNOTATION_ROLE_ARN, ANNOTATION_SKIP_CONTAINERS,
+    ANNOTATION_STS_REGIONAL_ENDPOINTS, ANNOTATION_TOKEN_EXPIRATION, ServiceAccountIdentity,
+    parse_expiration, parse_go_bool,
+};
+pub use mapping::{
+    ANY_NAMESPACE, CONFIG_MAP_KEY, CONFIG_MAP_NAME, ContainerCredentialsConfig, MappingEntry,
+    MappingError, RoleMapping,
+};
+pub use text::{first_csv_record, go_clean, go_join, windows_path};
+
+use mapping::json_type;
+
+/// Env var: regional STS endpoints switch.
+pub const ENV_STS_REGIONAL_ENDPOINTS: &str = "AWS_STS_REGIONAL_ENDPOINTS";
+/// Env var: default region.
+pub const ENV_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+/// Env var: region.
+pub const ENV_REGION: &str = "AWS_REGION";
+/// Env var: role to assume with the web identity token.
+pub const ENV_ROLE_ARN: &str = "AWS_ROLE_ARN";
+/// Env var: path of the projected web identity token.
+pub const ENV_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
+/// Env var: container credentials endpoint.
+pub const ENV_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+/// Env var: path of the container authorization token.
+pub const ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+
+/// Lower bound of the container-credentials expiration jitter (upstream: 79200..=86400).
+pub const JITTER_MIN_EXPIRATION: i64 = 79_200;
+/// Width of the jitter range (`JITTER_MIN_EXPIRATION + 0..=JITTER_SPAN`).
+pub const JITTER_SPAN: u64 = 7_200;
+
+/// The pod could not be planned: a field the patch must write into has the wrong JSON type.
+#[derive(Debug, thiserror::Error)]
+pub enum MutationError {
+    /// The pod is not a JSON object.
+    #[error("pod must be a JSON object, found {found}")]
+    PodNotObject {
+        /// JSON type found instead.
+        found: &'static str,
+    },
+    /// A field the planner reads or writes has the wrong type.
+    #[error("pod field `{path}` must be {expected} (or absent), found {found}")]
+    WrongType {
+        /// JSON Pointer of the field.
+        path: String,
+        /// Type required.
+        expected: &'static str,
+        /// Type found.
+        found: &'static str,
+    },
+    /// Applying a patch to a pod failed (only from [`apply_plan`]).
+    #[error("cannot apply the JSON Patch to the pod: {0}")]
+    Apply(#[from] json_patch::PatchError),
+}
+
+/// How the container-credentials expiration jitter is chosen when the expiration is exactly
+/// 86400 s (upstream spreads refreshes over `[79200, 86400]`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Jitter {
+    /// A fresh random offset per plan (the webhook's behaviour).
+    #[default]
+    Random,
+    /// A fixed offset in seconds, reduced modulo 7201 (tests; `Offset(0)` gives 79200 like
+    /// upstream's fixtures).
+    Offset(u64),
+}
+
+/// Inputs beyond the ServiceAccount: where the pod is and the optional identity sources.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanInputs<'a> {
+    /// The admission request's namespace (upstream overwrites the pod's with it). When `None`
+    /// the pod's `metadata.namespace` is used, then `default`.
+    pub namespace: Option<&'a str>,
+    /// The `--watch-config-map` mapping, when enabled.
+    pub role_mapping: Option<&'a RoleMapping>,
+    /// The `--watch-container-credentials-config` identities, when enabled.
+    pub container_credentials: Option<&'a ContainerCredentialsConfig>,
+    /// Expiration jitter for container-credentials mode.
+    pub jitter: Jitter,
+}
+
+/// Which kind of credentials the pod receives (also the `method` label of
+/// `pod_identity_webhook_pod_count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// IRSA: `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`.
+    StsWebIdentity,
+    /// EKS Pod Identity: `AWS_CONTAINER_CREDENTIALS_FULL_URI` + `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`.
+    ContainerCredentials,
+}
+
+impl Method {
+    /// Upstream's metric label value.
+    #[must_use]
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Self::StsWebIdentity => "sts_web_identity",
+            Self::ContainerCredentials => "container_credentials",
+        }
+    }
+}
+
+/// The planner's full answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MutationPlan {
+    /// The granular JSON Patch (empty when nothing is to change).
+    pub operations: Vec<PatchOperation>,
+    /// `Some` when the pod qualifies for injection (even if it already has everything).
+    pub method: Option<Method>,
+    /// True when no ServiceAccount settings were given and no ConfigMap entry matched:
+    /// upstream counts these in `pod_identity_webhook_missing_sa_count`.
+    pub missing_service_account: bool,
+}
+
+/// Plans the mutation of `pod` and returns only the JSON Patch. See [`plan_detailed`].
+pub fn plan(
+    pod: &Value,
+    identity: Option<&ServiceAccountIdentity>,
+    config: &WebhookConfig,
+    inputs: &PlanInputs<'_>,
+) -> Result<Vec<PatchOperation>, MutationError> {
+    plan_detailed(pod, identity, config, inputs).map(|p| p.operations)
+}
+
+/// Applies `ops` to a copy of `pod` (RFC 6902, all-or-nothing) and returns the result.
+pub fn apply_plan(pod: &Value, ops: &[PatchOperation]) -> Result<Value, MutationError> {
+    let mut out = pod.clone();
+    json_patch::patch(&mut out, ops)?;
+    Ok(out)
+}
+
+/// The ServiceAccount a pod runs as: `spec.serviceAccountName`, else `default` (what the
+/// API server's ServiceAccount admission plugin fills in before webhooks run).
+#[must_use]
+pub fn service_account_name(pod: &Value) -> &str {
+    pod.pointer("/spec/serviceAccountName")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("default")
+}
+
+/// The namespace the plan uses: the request's, else the pod's, else `default`.
+#[must_use]
+pub fn pod_namespace<'a>(pod: &'a Value, request_namespace: Option<&'a str>) -> &'a str {
+    request_namespace
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            pod.pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        })
+        .unwrap_or("default")
+}
+
+/// Everything decided before touching containers.
+struct Injection {
+    method: Method,
+    volume_name: String,
+    mount_path: String,
+    audience: String,
+    expiration: i64,
+    token_path: String,
+    /// The two credential variables in order (name, value).
+    credentials: [(&'static str, String); 2],
+    regional_sts: bool,
+    region: Option<String>,
+}
+
+/// Plans the mutation of `pod` (an `admission` Pod object as JSON).
+///
+/// Precedence (upstream's): container-credentials file match > ServiceAccount `role-arn` >
+/// ConfigMap entry (`ns/name`, then `*/name`) > no mutation. Token expiration: pod annotation >
+/// ServiceAccount annotation > flag. `identity` is the pod's ServiceAccount settings, `None`
+/// when the ServiceAccount is unknown.
+pub fn plan_detailed(
+    pod: &Value,
+    identity: Option<&ServiceAccountIdentity>,
+    config: &WebhookConfig,
+    inputs: &PlanInputs<'_>,
+) -> Result<MutationPlan, MutationError> {
+    let Value::Object(pod_obj) = pod else {
+        return Err(MutationError::PodNotObject {
+            found: json_type(pod),
+        });
+    };
+    let namespace = pod_namespace(pod, inputs.namespace);
+    let sa_name = service_account_name(pod);
+    let annotations = pod
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object);
+    let pod_annotation = |suffix: &str| {
+        annotations
+            .and_then(|a| a.get(&config.annotation_key(suffix)))
+            .and_then(Value::as_str)
+    };
+    let pod_expiration = pod_annotation(ANNOTATION_TOKEN_EXPIRATION).and_then(parse_expiration);
+
+    let injection = match decide(identity, config, inputs, namespace, sa_name, pod_expiration) {
+        Ok(injection) => injection,
+        Err(missing_service_account) => {
+            return Ok(MutationPlan {
+                operations: Vec::new(),
+                method: None,
+                missing_service_account,
+            });
+        }
+    };
+
+    let skip: HashSet<String> = pod_annotation(ANNOTATION_SKIP_CONTAINERS)
+        .and_then(first_csv_record)
+        .map(|names| names.into_iter().collect())
+        .unwrap_or_default();
+
+    let mut ops = Vec::new();
+    if injection.method == Method::ContainerCredentials {
+        plan_label(pod_obj, &mut ops)?;
+    }
+    plan_volume(pod, &injection, &mut ops)?;
+
+    let windows = is_windows(pod);
+    let token_file = go_join(&injection.mount_path, &injection.token_path);
+    let token_file = if windows {
+        windows_path(&token_file)
+    } else {
+        token_file
+    };
+    let mut env_plan = injection;
+    env_plan.credentials[1].1 = token_file;
+    for field in ["containers", "initContainers"] {
+        plan_containers(pod, field, &skip, &env_plan, &mut ops)?;
+    }
+    Ok(MutationPlan {
+        operations: ops,
+        method: Some(env_plan.method),
+        missing_service_account: false,
+    })
+}
+
+/// Decides the mode and its settings; `Err(missing)` means "no mutation", with `missing`
+/// true when neither a ServiceAccount nor a ConfigMap entry was found.
+fn decide(
+    identity: Option<&ServiceAccountIdentity>,
+    config: &WebhookConfig,
+    inputs: &PlanInputs<'_>,
+    namespace: &str,
+    sa_name: &str,
+    pod_expiration: Option<i64>,
+) -> Result<Injection, bool> {
+    let flag_expiration = config.default_token_expiration();
+    let region = config.region().map(str::to_owned);
+    let mapping_expiration = |e: &MappingEntry| {
+        // Beyond upstream: ConfigMap values below the API server's 600 s minimum are raised
+        // too (upstream passed them through and the API server then rejected the pod).
+        if e.token_expiration == 0 {
+            flag_expiration
+        } else {
+            e.token_expiration.max(MIN_TOKEN_EXPIRATION)
+        }
+    };
+
+    if inputs
+        .container_credentials
+        .is_some_and(|c| c.contains(namespace, sa_name))
+    {
+        let (regional_sts, expiration) = if let Some(id) = identity {
+            (
+                id.sts_regional_endpoints
+                    .unwrap_or(config.sts_regional_endpoint),
+                id.token_expiration.unwrap_or(flag_expiration),
+            )
+        } else if let Some(e) = inputs
+            .role_mapping
+            .and_then(|m| m.get_exact(namespace, sa_name))
+        {
+            (e.use_regional_sts, mapping_expiration(e))
+        } else {
+            (false, DEFAULT_TOKEN_EXPIRATION)
+        };
+        let mut expiration = pod_expiration.unwrap_or(expiration);
+        if expiration == DEFAULT_TOKEN_EXPIRATION {
+            expiration = JITTER_MIN_EXPIRATION + jitter_offset(inputs.jitter);
+        }
+        let cc = &config.container_credentials;
+        return Ok(Injection {
+            method: Method::ContainerCredentials,
+            volume_name: cc.volume_name.clone(),
+            mount_path: cc.mount_path.clone(),
+            audience: cc.audience.clone(),
+            expiration,
+            token_path: cc.token_path.clone(),
+            credentials: [
+                (ENV_CONTAINER_CREDENTIALS_FULL_URI, cc.full_uri.clone()),
+                (ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE, String::new()),
+            ],
+            regional_sts,
+            region,
+        });
+    }
+
+    let sts = |role: String, audience: String, regional_sts: bool, expiration: i64| Injection {
+        method: Method::StsWebIdentity,
+        volume_name: STS_VOLUME_NAME.to_owned(),
+        mount_path: config.token_mount_path.clone(),
+        audience,
+        expiration: pod_expiration.unwrap_or(expiration),
+        token_path: STS_TOKEN_PATH.to_owned(),
+        credentials: [
+            (ENV_ROLE_ARN, role),
+            (ENV_WEB_IDENTITY_TOKEN_FILE, String::new()),
+        ],
+        regional_sts,
+        region: region.clone(),
+    };
+
+    if let Some(id) = identity.filter(|id| id.has_role()) {
+        return Ok(sts(
+            id.role_arn.clone().unwrap_or_default(),
+            id.audience
+                .clone()
+                .unwrap_or_else(|| config.token_audience.clone()),
+            id.sts_regional_endpoints
+                .unwrap_or(config.sts_regional_endpoint),
+            id.token_expiration.unwrap_or(flag_expiration),
+        ));
+    }
+    match inputs.role_mapping.and_then(|m| m.get(namespace, sa_name)) {
+        Some(e) if !e.role_arn.is_empty() => Ok(sts(
+            e.role_arn.clone(),
+            e.audience.clone(),
+            e.use_regional_sts,
+            mapping_expiration(e),
+        )),
+        Some(_) => Err(false),
+        None => Err(identity.is_none()),
+    }
+}
+
+fn jitter_offset(jitter: Jitter) -> i64 {
+    let offset = match jitter {
+        Jitter::Offset(n) => n,
+        // A per-process random key hashed with a counter-free hasher: uniform enough for
+        // spreading token refreshes, and needs no RNG dependency in this pure crate.
+        Jitter::Random => std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish(),
+    };
+    i64::try_from(offset % (JITTER_SPAN + 1)).unwrap_or(0)
+}
+
+fn is_windows(pod: &Value) -> bool {
+    pod.pointer("/spec/nodeSelector")
+        .and_then(Value::as_object)
+        .is_some_and(|ns| {
+            ["kubernetes.io/os", "beta.kubernetes.io/os"]
+                .iter()
+                .any(|k| ns.get(*k).and_then(Value::as_str) == Some("windows"))
+        })
+}
+
+fn pointer(tokens: &[&str]) -> PointerBuf {
+    PointerBuf::from_tokens(tokens.iter().copied())
+}
+
+fn add(path: PointerBuf, value: Value) -> PatchOperation {
+    PatchOperation::Add(AddOperation { path, value })
+}
+
+fn wrong_type(path: &str, expected: &'static str, found: &Value) -> MutationError {
+    MutationError::WrongType {
+        path: path.to_owned(),
+        expected,
+        found: json_type(found),
+    }
+}
+
+/// An optional array field: `Ok(None)` when absent or null, an error for any other type.
+fn optional_array<'a>(
+    parent: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+) -> Result<Option<&'a Vec<Value>>, MutationError> {
+    match parent.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => Ok(Some(items)),
+        Some(other) => Err(wrong_type(&format!("{path}/{key}"), "an array", other)),
+    }
+}
+
+fn plan_label(
+    pod: &Map<String, Value>,
+    ops: &mut Vec<PatchOperation>,
+) -> Result<(), MutationError> {
+    let metadata = match pod.get("metadata") {
+        None | Some(Value::Null) => {
+            ops.push(add(
+                pointer(&["metadata"]),
+                json!({"labels": {POD_IDENTITY_LABEL: POD_IDENTITY_LABEL_VALUE}}),
+            ));
+            return Ok(());
+        }
+        Some(Value::Object(m)) => m,
+        Some(other) => return Err(wrong_type("/metadata", "an object", other)),
+    };
+    match metadata.get("labels") {
+        None | Some(Value::Null) => ops.push(add(
+            pointer(&["metadata", "labels"]),
+            json!({POD_IDENTITY_LABEL: POD_IDENTITY_LABEL_VALUE}),
+        )),
+        Some(Value::Object(labels)) => {
+            if labels.get(POD_IDENTITY_LABEL).and_then(Value::as_str)
+                != Some(POD_IDENTITY_LABEL_VALUE)
+            {
+                ops.push(add(
+                    pointer(&["metadata", "labels", POD_IDENTITY_LABEL]),
+                    json!(POD_IDENTITY_LABEL_VALUE),
+                ));
+            }
+        }
+        Some(other) => return Err(wrong_type("/metadata/labels", "an object", other)),
+    }
+    Ok(())
+}
+
+fn spec(pod: &Value) -> Result<Option<&Map<String, Value>>, MutationError> {
+    match pod.get("spec") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(s)) => Ok(Some(s)),
+        Some(other) => Err(wrong_type("/spec", "an object", other)),
+    }
+}
+
+fn plan_volume(
+    pod: &Value,
+    inj: &Injection,
+    ops: &mut Vec<PatchOperation>,
+) -> Result<(), MutationError> {
+    let mut token = Map::new();
+    if !inj.audience.is_empty() {
+        token.insert("audience".to_owned(), json!(inj.audience));
+    }
+    token.insert("expirationSeconds".to_owned(), json!(inj.expiration));
+    token.insert("path".to_owned(), json!(inj.token_path));
+    let volume = json!({
+        "name": inj.volume_name,
+        "projected": {"sources": [{"serviceAccountToken": Value::Object(token)}]},
+    });
+    let Some(spec) = spec(pod)? else {
+        ops.push(add(pointer(&["spec"]), json!({"volumes": [volume]})));
+        return Ok(());
+    };
+    match optional_array(spec, "volumes", "/spec")? {
+        None => ops.push(add(pointer(&["spec", "volumes"]), json!([volume]))),
+        Some(volumes) => {
+            let exists = volumes
+                .iter()
+                .any(|v| v.get("name").and_then(Value::as_str) == Some(inj.volume_name.as_str()));
+            if !exists {
+                // Prepended, as upstream does, so the resulting pod is identical to upstream's.
+                ops.push(add(pointer(&["spec", "volumes", "0"]), volume));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plan_containers(
+    pod: &Value,
+    field: &str,
+    skip: &HashSet<String>,
+    inj: &Injection,
+    ops: &mut Vec<PatchOperation>,
+) -> Result<(), MutationError> {
+    let Some(spec) = spec(pod)? else {
+        return Ok(());
+    };
+    let Some(containers) = optional_array(spec, field, "/spec")? else {
+        return Ok(());
+    };
+    for (index, container) in containers.iter().enumerate() {
+        let index = index.to_string();
+        let path = format!("/spec/{field}/{index}");
+        let Value::Object(container) = container else {
+            return Err(wrong_type(&path, "an object", container));
+        };
+        let name = container
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if skip.contains(name) {
+            continue;
+        }
+        plan_container(container, &["spec", field, &index], &path, inj, ops)?;
+    }
+    Ok(())
+}
+
+fn plan_container(
+    container: &Map<String, Value>,
+    base: &[&str],
+    path: &str,
+    inj: &Injection,
+    ops: &mut Vec<PatchOperation>,
+) -> Result<(), MutationError> {
+    let env = optional_array(container, "env", path)?;
+    let defined: HashSet<&str> = env
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.get("name").and_then(Value::as_str))
+        .collect();
+    let any = |names: &[&str]| names.iter().any(|n| defined.contains(n));
+    let credentials_defined = any(&[inj.credentials[0].0, inj.credentials[1].0]);
+    let region_defined = any(&[ENV_REGION, ENV_DEFAULT_REGION]);
+    let sts_defined = any(&[ENV_STS_REGIONAL_ENDPOINTS]);
+    // Upstream quirk kept for identical pods: a container that already has credentials,
+    // a region and the STS switch is left completely alone, mount included.
+    if credentials_defined && region_defined && sts_defined {
+        return Ok(());
+    }
+
+    let mut new_env: Vec<Value> = Vec::new();
+    let mut push = |name: &str, value: &str| new_env.push(json!({"name": name, "value": value}));
+    if !sts_defined && inj.regional_sts {
+        push(ENV_STS_REGIONAL_ENDPOINTS, "regional");
+    }
+    if let Some(region) = inj.region.as_deref().filter(|_| !region_defined) {
+        push(ENV_DEFAULT_REGION, region);
+        push(ENV_REGION, region);
+    }
+    if !credentials_defined {
+        for (name, value) in &inj.credentials {
+            push(name, value);
+        }
+    }
+    append_items(base, "env", env.is_some(), new_env, ops);
+
+    let mounts = optional_array(container, "volumeMounts", path)?;
+    let mounted = mounts
+        .into_iter()
+        .flatten()
+        .any(|m| m.get("name").and_then(Value::as_str) == Some(inj.volume_name.as_str()));
+    if !mounted {
+        let mount = json!({"name": inj.volume_name, "readOnly": true, "mountPath": inj.mount_path});
+        append_items(base, "volumeMounts", mounts.is_some(), vec![mount], ops);
+    }
+    Ok(())
+}
+
+/// Appends `items` to the array `base/key`: one `-` add per item when the array exists,
+/// a single add creating it otherwise. Never replaces an existing array.
+fn append_items(
+    base: &[&str],
+    key: &str,
+    exists: bool,
+    items: Vec<Value>,
+    ops: &mut Vec<PatchOperation>,
+) {
+    if items.is_empty() {
+        return;
+    }
+    let mut tokens: Vec<&str> = base.to_vec();
+    tokens.push(key);
+    if exists {
+        tokens.push("-");
+        for item in items {
+            ops.push(add(pointer(&tokens), item));
+        }
+    } else {
+        ops.push(add(pointer(&tokens), Value::Array(items)));
+    }
+}
+
+#[cfg(test)]
+mod tests;
