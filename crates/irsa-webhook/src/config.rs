@@ -1,0 +1,131 @@
+//! Settings of the webhook server process.
+//!
+//! The CLI maps upstream's flags (same names, same defaults) onto [`ServerConfig`]; the
+//! library never parses arguments itself, so tests and the benchmark build a config in code.
+//! Settings that only shape the pod mutation live in the planner's
+//! [`irsa_core::mutation::WebhookConfig`], carried here unchanged.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use irsa_core::mutation::WebhookConfig;
+
+/// Where the Kubernetes API is and how to reach it.
+#[derive(Debug, Clone, Default)]
+pub struct KubeSettings {
+    /// A kubeconfig file for out-of-cluster use; `None` infers (in-cluster, then `$KUBECONFIG`).
+    pub kubeconfig: Option<PathBuf>,
+    /// Overrides the API server URL of whatever configuration was found (`--kube-api`).
+    pub kube_api: Option<String>,
+    /// Timeout for connecting to the API server.
+    pub connect_timeout: Duration,
+    /// Timeout of a direct ServiceAccount GET (the grace-period fallback).
+    pub lookup_timeout: Duration,
+}
+
+/// Lowest TLS protocol version offered (`--tls-min-version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsMinVersion {
+    /// TLS 1.2 and 1.3 (rustls supports nothing older; `1.0`/`1.1` map here with a warning).
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// TLS settings of the admission listener.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// PEM certificate chain (leaf first), re-read when it changes on disk.
+    pub cert_path: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1), re-read with the certificate.
+    pub key_path: PathBuf,
+    /// How often the files are polled for changes.
+    pub reload_interval: Duration,
+    /// Lowest protocol version.
+    pub min_version: TlsMinVersion,
+    /// TLS 1.2 cipher suites by IANA/Go name; empty means rustls' safe defaults.
+    /// TLS 1.3 suites are always enabled, as in Go.
+    pub cipher_suites: Vec<String>,
+}
+
+/// Everything `irsa webhook` needs to run.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address both listeners bind to.
+    pub bind_address: IpAddr,
+    /// HTTPS port for `/mutate`, `/healthz`, `/readyz` (0 picks a free port, for tests).
+    pub port: u16,
+    /// Plain-HTTP port for `/metrics` (0 picks a free port).
+    pub metrics_port: u16,
+    /// TLS certificate and policy.
+    pub tls: TlsSettings,
+    /// Kubernetes API access.
+    pub kube: KubeSettings,
+    /// Namespace of the `pod-identity-webhook` ConfigMap (`--namespace`).
+    pub namespace: String,
+    /// Watch the `pod-identity-webhook` ConfigMap (`--watch-config-map`).
+    pub watch_config_map: bool,
+    /// Container-credentials identities file (`--watch-container-credentials-config`).
+    pub container_credentials_config: Option<PathBuf>,
+    /// How often that file is polled for changes.
+    pub file_poll_interval: Duration,
+    /// How long a pod whose ServiceAccount is not cached may wait for it
+    /// (`--service-account-lookup-grace-period`; zero disables the wait and the direct GET).
+    pub lookup_grace_period: Duration,
+    /// Direct ServiceAccount GETs allowed per second (token bucket refill).
+    pub lookup_rate_per_second: u32,
+    /// Burst of direct ServiceAccount GETs.
+    pub lookup_burst: u32,
+    /// Serve `/debug/alpha/*` endpoints (`--enable-debugging-handlers`).
+    pub enable_debugging_handlers: bool,
+    /// How long in-flight requests may finish after a shutdown signal.
+    pub shutdown_timeout: Duration,
+    /// Pod mutation settings, passed to the planner unchanged.
+    pub mutation: WebhookConfig,
+}
+
+impl ServerConfig {
+    /// Defaults matching upstream's flag defaults, with the given mutation settings.
+    pub fn new(mutation: WebhookConfig) -> Self {
+        Self {
+            bind_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            port: 443,
+            metrics_port: 9999,
+            tls: TlsSettings {
+                cert_path: PathBuf::from("/etc/webhook/certs/tls.crt"),
+                key_path: PathBuf::from("/etc/webhook/certs/tls.key"),
+                reload_interval: Duration::from_secs(5),
+                min_version: TlsMinVersion::Tls12,
+                cipher_suites: Vec::new(),
+            },
+            kube: KubeSettings {
+                kubeconfig: None,
+                kube_api: None,
+                connect_timeout: Duration::from_secs(10),
+                lookup_timeout: Duration::from_secs(1),
+            },
+            namespace: "eks".to_string(),
+            watch_config_map: false,
+            container_credentials_config: None,
+            file_poll_interval: Duration::from_secs(5),
+            lookup_grace_period: Duration::from_secs(1),
+            lookup_rate_per_second: 10,
+            lookup_burst: 20,
+            enable_debugging_handlers: false,
+            shutdown_timeout: Duration::from_secs(10),
+            mutation,
+        }
+    }
+
+    /// The HTTPS listen address.
+    pub fn https_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_address, self.port)
+    }
+
+    /// The metrics listen address.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.bind_address, self.metrics_port)
+    }
+}
