@@ -45,7 +45,8 @@ impl ServiceAccountIdentity {
         Self {
             role_arn: get(ANNOTATION_ROLE_ARN).filter(|v| !v.is_empty()).cloned(),
             audience: get(ANNOTATION_AUDIENCE).cloned(),
-            sts_regional_endpoints: get(ANNOTATION_STS_REGIONAL_ENDPOINTS).and_then(|v| parse_go_bool(v)),
+            sts_regional_endpoints: get(ANNOTATION_STS_REGIONAL_ENDPOINTS)
+                .and_then(|v| parse_go_bool(v)),
             token_expiration: get(ANNOTATION_TOKEN_EXPIRATION).and_then(|v| parse_expiration(v)),
         }
     }
