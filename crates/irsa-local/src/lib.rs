@@ -1,1 +1,30 @@
-//! The local IRSA chain: issuer, IAM and strict STS.
+//! `irsa local`: the whole IRSA chain on one machine.
+//!
+//! One HTTP server hosts, for any number of local clusters, what AWS and a cluster host
+//! between them: the cluster's OIDC issuer (signing key, discovery document, JWKS, token
+//! minting), IAM (OpenID Connect providers and roles, with AWS's validation rules) and a
+//! strict STS (`AssumeRoleWithWebIdentity` that verifies the token and evaluates the trust
+//! policy, and SigV4-verified `GetCallerIdentity`). Real clients (AWS CLI, boto3,
+//! aws-sdk-rust) talk to it unmodified through `AWS_ENDPOINT_URL_STS`/`_IAM`.
+//!
+//! - [`server`]: router, Query-request parsing, documents and the private token endpoint.
+//! - [`state`]: what handlers share, and SigV4 authentication of callers.
+//! - [`store`]: durable state in redb (write acknowledged only once durable).
+//! - [`iam`]: the IAM actions.
+//! - [`sts`]: the STS actions; [`remote_issuer`]: keys of issuers hosted elsewhere.
+//! - [`sigv4`]: server-side SigV4 verification.
+//! - [`clusters`]: local clusters (issuers with keys).
+//! - [`config`]: the YAML config, the demo default, and applying them idempotently.
+//! - [`xml`]: Query-protocol envelopes and errors.
+
+pub mod clusters;
+pub mod config;
+pub mod iam;
+pub mod ids;
+pub mod remote_issuer;
+pub mod server;
+pub mod sigv4;
+pub mod state;
+pub mod store;
+pub mod sts;
+pub mod xml;

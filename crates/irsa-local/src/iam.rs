@@ -1,0 +1,946 @@
+//! IAM Query API: OpenID Connect providers and roles.
+//!
+//! Only what IRSA needs, but with AWS's validation rules, error codes, HTTP statuses and
+//! messages, so that a script or an operator that works against `irsa local` works
+//! against IAM and one that IAM rejects is rejected here. Every call is SigV4-signed with
+//! the local root credentials and acts in their account.
+
+use axum::response::Response;
+use http::StatusCode;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::server::QueryRequest;
+use crate::state::{Caller, SharedState};
+use crate::store::{Provider, Role, Tag, Write};
+use crate::xml::{self, AwsError, IAM_NAMESPACE, XmlBuilder};
+
+/// Most client IDs per provider.
+pub const MAX_CLIENT_IDS: usize = 100;
+/// Most thumbprints per provider.
+pub const MAX_THUMBPRINTS: usize = 5;
+/// Most tags per resource.
+pub const MAX_TAGS: usize = 50;
+/// Most OIDC providers per account.
+pub const MAX_PROVIDERS: usize = 100;
+/// Most roles per account (IAM's default quota).
+pub const MAX_ROLES: usize = 1000;
+/// Trust-policy size quota (non-whitespace characters).
+pub const TRUST_POLICY_QUOTA: usize = irsa_policy::DEFAULT_TRUST_POLICY_QUOTA;
+
+const POLICY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Collects member constraint violations into AWS's single `ValidationError`.
+#[derive(Debug, Default)]
+struct Violations(Vec<String>);
+
+impl Violations {
+    fn null(&mut self, member: &str) {
+        self.0.push(format!(
+            "Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ));
+    }
+
+    fn push(&mut self, value: &str, member: &str, constraint: &str) {
+        self.0.push(format!(
+            "Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+        ));
+    }
+
+    fn length(&mut self, value: &str, member: &str, min: usize, max: usize) {
+        let len = value.chars().count();
+        if len < min {
+            self.push(
+                value,
+                member,
+                &format!("Member must have length greater than or equal to {min}"),
+            );
+        } else if len > max {
+            self.push(
+                value,
+                member,
+                &format!("Member must have length less than or equal to {max}"),
+            );
+        }
+    }
+
+    fn finish(self) -> Result<(), AwsError> {
+        match self.0.len() {
+            0 => Ok(()),
+            1 => Err(AwsError::validation(format!(
+                "1 validation error detected: {}",
+                self.0.join("; ")
+            ))),
+            n => Err(AwsError::validation(format!(
+                "{n} validation errors detected: {}",
+                self.0.join("; ")
+            ))),
+        }
+    }
+}
+
+fn required<'a>(req: &'a QueryRequest, name: &str, member: &str) -> Result<&'a str, AwsError> {
+    match req.param(name) {
+        Some(v) => Ok(v),
+        None => {
+            let mut v = Violations::default();
+            v.null(member);
+            v.finish()?;
+            Ok("")
+        }
+    }
+}
+
+fn service_failure(e: impl std::fmt::Display) -> AwsError {
+    tracing::error!(error = %e, "IAM storage failure");
+    AwsError::service_failure()
+}
+
+fn iso8601(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// Entry point from the router for every IAM action.
+pub async fn handle(state: &SharedState, req: &QueryRequest) -> Response {
+    let action = req.action().to_string();
+    let result = match state.authenticate(req, "iam") {
+        Ok(Caller::Root { account, .. }) => run(state, req, &action, &account).await,
+        Ok(Caller::Session(session)) => Err(AwsError::new(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!(
+                "User: {} is not authorized to perform: iam:{action} because no identity-based policy allows the iam:{action} action",
+                session.assumed_role_arn
+            ),
+        )),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(body) => xml::success(&action, IAM_NAMESPACE, body.as_deref(), &req.request_id),
+        Err(e) => e.to_response(IAM_NAMESPACE, &req.request_id),
+    }
+}
+
+async fn run(
+    state: &SharedState,
+    req: &QueryRequest,
+    action: &str,
+    account: &str,
+) -> Result<Option<String>, AwsError> {
+    let now = state.clock.now();
+    match action {
+        "CreateOpenIDConnectProvider" => create_provider(state, req, account, now).await.map(Some),
+        "GetOpenIDConnectProvider" => get_provider(state, req, account).map(Some),
+        "ListOpenIDConnectProviders" => Ok(Some(list_providers(state, account))),
+        "DeleteOpenIDConnectProvider" => delete_provider(state, req, account).await.map(|()| None),
+        "AddClientIDToOpenIDConnectProvider" => {
+            modify_provider(state, req, account, ProviderChange::AddClientId).await
+        }
+        "RemoveClientIDFromOpenIDConnectProvider" => {
+            modify_provider(state, req, account, ProviderChange::RemoveClientId).await
+        }
+        "UpdateOpenIDConnectProviderThumbprint" => {
+            modify_provider(state, req, account, ProviderChange::Thumbprints).await
+        }
+        "TagOpenIDConnectProvider" => {
+            modify_provider(state, req, account, ProviderChange::Tag).await
+        }
+        "UntagOpenIDConnectProvider" => {
+            modify_provider(state, req, account, ProviderChange::Untag).await
+        }
+        "ListOpenIDConnectProviderTags" => list_provider_tags(state, req, account).map(Some),
+        "CreateRole" => create_role(state, req, account, now).await.map(Some),
+        "GetRole" => get_role(state, req, account).map(Some),
+        "ListRoles" => list_roles(state, req, account).map(Some),
+        "DeleteRole" => delete_role(state, req, account).await.map(|()| None),
+        "UpdateAssumeRolePolicy" => update_assume_role_policy(state, req, account)
+            .await
+            .map(|()| None),
+        "UpdateRole" => update_role(state, req, account)
+            .await
+            .map(|()| Some(String::new())),
+        other => Err(AwsError::invalid_action(other)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Validation shared with the config loader.
+
+/// Validates an OIDC provider URL as IAM does and returns it without `https://`.
+///
+/// Loopback hosts (`localhost`, `127.0.0.1`, `[::1]`) may carry a port: a local-only
+/// extension so that a test identity provider on this machine can be registered. IAM
+/// itself rejects every port.
+pub fn validate_provider_url(url: &str) -> Result<String, AwsError> {
+    let mut v = Violations::default();
+    v.length(url, "url", 1, 255);
+    v.finish()?;
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(AwsError::validation("Invalid Open ID Connect Provider URL"));
+    };
+    if scheme != "https" {
+        return Err(AwsError::invalid_input(
+            "Invalid Open ID Connect Provider URL. The URL must begin with https://.",
+        ));
+    }
+    let invalid = || AwsError::invalid_input("Invalid Open ID Connect Provider URL.");
+    if rest.contains(['?', '#', '@', '\\'])
+        || rest.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid());
+    }
+    let (authority, _path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (host, port) = if let Some(after) = authority.strip_prefix('[') {
+        match after.split_once(']') {
+            Some((h, p)) => (h, p.strip_prefix(':')),
+            None => return Err(invalid()),
+        }
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(invalid());
+    }
+    let loopback = matches!(host, "localhost" | "127.0.0.1" | "::1");
+    if let Some(port) = port {
+        let valid_port = !port.is_empty() && port.parse::<u16>().is_ok();
+        if !loopback || !valid_port {
+            return Err(invalid());
+        }
+    } else if host == "::1" {
+        // `[::1]` without a port is fine too.
+    }
+    if host != "::1"
+        && !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err(invalid());
+    }
+    Ok(rest.to_string())
+}
+
+fn validate_client_ids(ids: &[String], member: &str) -> Result<(), AwsError> {
+    let mut v = Violations::default();
+    for id in ids {
+        v.length(id, member, 1, 255);
+    }
+    v.finish()?;
+    if ids.len() > MAX_CLIENT_IDS {
+        return Err(AwsError::limit_exceeded(format!(
+            "Cannot exceed quota for ClientIdsPerOpenIdConnectProvider: {MAX_CLIENT_IDS}"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_thumbprints(thumbprints: &[String]) -> Result<Vec<String>, AwsError> {
+    let mut v = Violations::default();
+    for t in thumbprints {
+        if t.chars().count() != 40 {
+            v.push(
+                t,
+                "thumbprintList",
+                "Member must have length less than or equal to 40, Member must have length greater than or equal to 40",
+            );
+        }
+    }
+    v.finish()?;
+    if thumbprints.len() > MAX_THUMBPRINTS {
+        return Err(AwsError::invalid_input(
+            "Thumbprint list must contain fewer than 5 entries.",
+        ));
+    }
+    if let Some(bad) = thumbprints
+        .iter()
+        .find(|t| !t.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(AwsError::invalid_input(format!(
+            "Thumbprint {bad} is not a SHA-1 fingerprint: it must be 40 hexadecimal characters."
+        )));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for t in thumbprints {
+        let t = t.to_ascii_lowercase();
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+fn dedup(items: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+fn parse_tags(req: &QueryRequest) -> Result<Vec<Tag>, AwsError> {
+    let mut v = Violations::default();
+    let mut tags = Vec::new();
+    for (i, t) in req.struct_list("Tags").into_iter().enumerate() {
+        let member = format!("tags.{}.member", i + 1);
+        match t.get("Key") {
+            None => v.null(&format!("{member}.key")),
+            Some(k) => v.length(k, &format!("{member}.key"), 1, 128),
+        }
+        let value = t.get("Value").cloned().unwrap_or_default();
+        v.length(&value, &format!("{member}.value"), 0, 256);
+        if let Some(k) = t.get("Key") {
+            tags.push(Tag {
+                key: k.clone(),
+                value,
+            });
+        }
+    }
+    v.finish()?;
+    check_duplicate_tags(&tags)?;
+    Ok(tags)
+}
+
+fn check_duplicate_tags(tags: &[Tag]) -> Result<(), AwsError> {
+    for (i, a) in tags.iter().enumerate() {
+        if tags[..i].iter().any(|b| b.key.eq_ignore_ascii_case(&a.key)) {
+            return Err(AwsError::invalid_input(
+                "Duplicate tag keys found. Please note that Tag keys are case insensitive.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_tag_count(tags: &[Tag], what: &str) -> Result<(), AwsError> {
+    if tags.len() > MAX_TAGS {
+        return Err(AwsError::limit_exceeded(format!(
+            "Cannot exceed quota for TagsPer{what}: {MAX_TAGS}"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates a role name (1..64, `[\w+=,.@-]+`).
+pub fn validate_role_name(name: &str, v: &mut ViolationsHandle) {
+    v.0.length(name, "roleName", 1, 64);
+    if !name.is_empty()
+        && !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+    {
+        v.0.push(
+            name,
+            "roleName",
+            r"Member must satisfy regular expression pattern: [\w+=,.@-]+",
+        );
+    }
+}
+
+/// A handle on a set of violations, so validation can be shared with the config loader.
+#[derive(Debug, Default)]
+pub struct ViolationsHandle(Violations);
+
+impl ViolationsHandle {
+    /// The `ValidationError` for the collected violations, if any.
+    pub fn finish(self) -> Result<(), AwsError> {
+        self.0.finish()
+    }
+}
+
+fn validate_path(path: &str, v: &mut Violations) {
+    v.length(path, "path", 1, 512);
+    let ok = path == "/"
+        || (path.len() >= 2
+            && path.starts_with('/')
+            && path.ends_with('/')
+            && path.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+    if !ok {
+        v.push(
+            path,
+            "path",
+            r"Member must satisfy regular expression pattern: (\u002F)|(\u002F[\u0021-\u007E]+\u002F)",
+        );
+    }
+}
+
+fn validate_max_session_duration(value: &str, v: &mut Violations) -> Option<u32> {
+    match value.parse::<i64>() {
+        Ok(n) if n < 3600 => {
+            v.push(
+                value,
+                "maxSessionDuration",
+                "Member must have value greater than or equal to 3600",
+            );
+            None
+        }
+        Ok(n) if n > 43200 => {
+            v.push(
+                value,
+                "maxSessionDuration",
+                "Member must have value less than or equal to 43200",
+            );
+            None
+        }
+        Ok(n) => u32::try_from(n).ok(),
+        Err(_) => {
+            v.push(value, "maxSessionDuration", "Member must be an integer");
+            None
+        }
+    }
+}
+
+/// Validates a trust policy document: member constraints, the size quota (whitespace not
+/// counted) and the policy grammar (irsa-policy, IAM's `MalformedPolicyDocument` texts).
+pub fn validate_trust_policy(document: &str, member: &str) -> Result<(), AwsError> {
+    let mut v = Violations::default();
+    v.length(document, member, 1, 131_072);
+    if document
+        .chars()
+        .any(|c| !matches!(c, '\u{9}' | '\u{a}' | '\u{d}' | '\u{20}'..='\u{ff}'))
+    {
+        v.push(
+            document,
+            member,
+            r"Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+",
+        );
+    }
+    v.finish()?;
+    irsa_policy::validate_trust_policy(document, TRUST_POLICY_QUOTA)
+        .map(drop)
+        .map_err(|e| {
+            let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            let code = match e.aws_code() {
+                "LimitExceeded" => "LimitExceeded",
+                _ => "MalformedPolicyDocument",
+            };
+            AwsError::new(status, code, e.aws_message())
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// OIDC providers.
+
+fn provider_url_from_arn(arn: &str, account: &str) -> Result<String, AwsError> {
+    let mut v = Violations::default();
+    v.length(arn, "openIDConnectProviderArn", 20, 2048);
+    v.finish()?;
+    let prefix = format!("arn:aws:iam::{account}:oidc-provider/");
+    match arn.strip_prefix(&prefix) {
+        Some(url) if !url.is_empty() => Ok(url.to_string()),
+        _ => {
+            if arn.starts_with("arn:") && arn.contains(":oidc-provider/") {
+                Err(AwsError::no_such_entity(format!(
+                    "OpenIDConnect Provider not found for arn {arn}"
+                )))
+            } else {
+                Err(AwsError::invalid_input(format!("ARN {arn} is not valid.")))
+            }
+        }
+    }
+}
+
+fn lookup_provider(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+) -> Result<Provider, AwsError> {
+    let arn = required(req, "OpenIDConnectProviderArn", "openIDConnectProviderArn")?;
+    let url = provider_url_from_arn(arn, account)?;
+    state.store.get_provider(account, &url).ok_or_else(|| {
+        AwsError::no_such_entity(format!("OpenIDConnect Provider not found for arn {arn}"))
+    })
+}
+
+fn tags_xml(b: &mut XmlBuilder, tags: &[Tag]) {
+    b.open("Tags");
+    for t in tags {
+        b.open("member")
+            .text("Key", &t.key)
+            .text("Value", &t.value)
+            .close("member");
+    }
+    b.close("Tags");
+}
+
+async fn create_provider(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+    now: i64,
+) -> Result<String, AwsError> {
+    let url = required(req, "Url", "url")?;
+    let stored_url = validate_provider_url(url)?;
+    let client_ids = dedup(req.list("ClientIDList"));
+    validate_client_ids(&client_ids, "clientIDList")?;
+    let thumbprints = validate_thumbprints(&req.list("ThumbprintList"))?;
+    let tags = parse_tags(req)?;
+    check_tag_count(&tags, "OpenIdConnectProvider")?;
+    let _guard = state.store.write_lock().await;
+    if state.store.get_provider(account, &stored_url).is_some() {
+        return Err(AwsError::already_exists(format!(
+            "Provider with url {url} already exists."
+        )));
+    }
+    if state.store.list_providers(account).len() >= MAX_PROVIDERS {
+        return Err(AwsError::limit_exceeded(format!(
+            "Cannot exceed quota for OpenIdConnectProvidersPerAccount: {MAX_PROVIDERS}"
+        )));
+    }
+    let provider = Provider {
+        account: account.to_string(),
+        url: stored_url,
+        client_ids,
+        thumbprints,
+        tags,
+        created: now,
+    };
+    let arn = provider.arn();
+    let tags = provider.tags.clone();
+    state
+        .store
+        .commit(vec![Write::PutProvider(provider)])
+        .await
+        .map_err(service_failure)?;
+    let mut b = XmlBuilder::new();
+    b.text("OpenIDConnectProviderArn", &arn);
+    if !tags.is_empty() {
+        tags_xml(&mut b, &tags);
+    }
+    Ok(b.finish())
+}
+
+fn get_provider(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+) -> Result<String, AwsError> {
+    let p = lookup_provider(state, req, account)?;
+    let mut b = XmlBuilder::new();
+    b.text("Url", &p.url).open("ClientIDList");
+    for id in &p.client_ids {
+        b.text("member", id);
+    }
+    b.close("ClientIDList").open("ThumbprintList");
+    for t in &p.thumbprints {
+        b.text("member", t);
+    }
+    b.close("ThumbprintList");
+    b.text("CreateDate", &iso8601(p.created));
+    tags_xml(&mut b, &p.tags);
+    Ok(b.finish())
+}
+
+fn list_providers(state: &SharedState, account: &str) -> String {
+    let mut b = XmlBuilder::new();
+    b.open("OpenIDConnectProviderList");
+    for p in state.store.list_providers(account) {
+        b.open("member").text("Arn", &p.arn()).close("member");
+    }
+    b.close("OpenIDConnectProviderList");
+    b.finish()
+}
+
+fn list_provider_tags(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+) -> Result<String, AwsError> {
+    let p = lookup_provider(state, req, account)?;
+    let mut b = XmlBuilder::new();
+    tags_xml(&mut b, &p.tags);
+    b.text("IsTruncated", "false");
+    Ok(b.finish())
+}
+
+async fn delete_provider(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+) -> Result<(), AwsError> {
+    let _guard = state.store.write_lock().await;
+    let p = lookup_provider(state, req, account)?;
+    state
+        .store
+        .commit(vec![Write::DeleteProvider {
+            account: p.account,
+            url: p.url,
+        }])
+        .await
+        .map_err(service_failure)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ProviderChange {
+    AddClientId,
+    RemoveClientId,
+    Thumbprints,
+    Tag,
+    Untag,
+}
+
+async fn modify_provider(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+    change: ProviderChange,
+) -> Result<Option<String>, AwsError> {
+    // Validate the input before looking anything up, as IAM does.
+    let input_client_id = match change {
+        ProviderChange::AddClientId | ProviderChange::RemoveClientId => {
+            let id = required(req, "ClientID", "clientID")?;
+            let mut v = Violations::default();
+            v.length(id, "clientID", 1, 255);
+            v.finish()?;
+            Some(id.to_string())
+        }
+        _ => None,
+    };
+    let thumbprints = match change {
+        ProviderChange::Thumbprints => {
+            if !req.has_list("ThumbprintList") {
+                let mut v = Violations::default();
+                v.null("thumbprintList");
+                v.finish()?;
+            }
+            Some(validate_thumbprints(&req.list("ThumbprintList"))?)
+        }
+        _ => None,
+    };
+    let new_tags = match change {
+        ProviderChange::Tag => {
+            if !req.has_list("Tags") {
+                let mut v = Violations::default();
+                v.null("tags");
+                v.finish()?;
+            }
+            Some(parse_tags(req)?)
+        }
+        _ => None,
+    };
+    let untag_keys = match change {
+        ProviderChange::Untag => {
+            if !req.has_list("TagKeys") {
+                let mut v = Violations::default();
+                v.null("tagKeys");
+                v.finish()?;
+            }
+            Some(req.list("TagKeys"))
+        }
+        _ => None,
+    };
+
+    let _guard = state.store.write_lock().await;
+    let mut p = lookup_provider(state, req, account)?;
+    let before = p.clone();
+    match change {
+        ProviderChange::AddClientId => {
+            if let Some(id) = input_client_id
+                && !p.client_ids.contains(&id)
+            {
+                p.client_ids.push(id);
+                validate_client_ids(&p.client_ids, "clientIDList")?;
+            }
+        }
+        ProviderChange::RemoveClientId => {
+            if let Some(id) = input_client_id {
+                p.client_ids.retain(|c| *c != id);
+            }
+        }
+        ProviderChange::Thumbprints => {
+            p.thumbprints = thumbprints.unwrap_or_default();
+        }
+        ProviderChange::Tag => {
+            for tag in new_tags.unwrap_or_default() {
+                match p
+                    .tags
+                    .iter_mut()
+                    .find(|t| t.key.eq_ignore_ascii_case(&tag.key))
+                {
+                    Some(existing) => *existing = tag,
+                    None => p.tags.push(tag),
+                }
+            }
+            check_tag_count(&p.tags, "OpenIdConnectProvider")?;
+        }
+        ProviderChange::Untag => {
+            let keys = untag_keys.unwrap_or_default();
+            p.tags.retain(|t| !keys.contains(&t.key));
+        }
+    }
+    if p != before {
+        state
+            .store
+            .commit(vec![Write::PutProvider(p)])
+            .await
+            .map_err(service_failure)?;
+    }
+    Ok(None)
+}
+
+// ---------------------------------------------------------------------------------------
+// Roles.
+
+fn role_xml(
+    b: &mut XmlBuilder,
+    element: &str,
+    role: &Role,
+    with_max_session: bool,
+    with_tags: bool,
+) {
+    b.open(element)
+        .text("Path", &role.path)
+        .text("RoleName", &role.name)
+        .text("RoleId", &role.role_id)
+        .text("Arn", &role.arn())
+        .text("CreateDate", &iso8601(role.created))
+        .text(
+            "AssumeRolePolicyDocument",
+            &utf8_percent_encode(&role.assume_role_policy_document, POLICY_ENCODE).to_string(),
+        );
+    if let Some(d) = &role.description {
+        b.text("Description", d);
+    }
+    if with_max_session {
+        b.text("MaxSessionDuration", &role.max_session_duration.to_string());
+    }
+    if with_tags && !role.tags.is_empty() {
+        tags_xml(b, &role.tags);
+    }
+    b.close(element);
+}
+
+fn role_name_param<'a>(req: &'a QueryRequest) -> Result<&'a str, AwsError> {
+    let name = required(req, "RoleName", "roleName")?;
+    let mut v = ViolationsHandle::default();
+    validate_role_name(name, &mut v);
+    v.finish()?;
+    Ok(name)
+}
+
+fn no_such_role(name: &str) -> AwsError {
+    AwsError::no_such_entity(format!("The role with name {name} cannot be found."))
+}
+
+async fn create_role(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+    now: i64,
+) -> Result<String, AwsError> {
+    let mut v = ViolationsHandle::default();
+    let name = req.param("RoleName");
+    match name {
+        Some(n) => validate_role_name(n, &mut v),
+        None => v.0.null("roleName"),
+    }
+    let document = req.param("AssumeRolePolicyDocument");
+    if document.is_none() {
+        v.0.null("assumeRolePolicyDocument");
+    }
+    let path = req.param("Path").unwrap_or("/");
+    validate_path(path, &mut v.0);
+    let max_session = req
+        .param("MaxSessionDuration")
+        .map(|m| validate_max_session_duration(m, &mut v.0));
+    let description = req.param("Description").map(str::to_string);
+    if let Some(d) = &description {
+        v.0.length(d, "description", 0, 1000);
+    }
+    v.finish()?;
+    let (name, document) = (name.unwrap_or_default(), document.unwrap_or_default());
+    validate_trust_policy(document, "assumeRolePolicyDocument")?;
+    let tags = parse_tags(req)?;
+    check_tag_count(&tags, "Role")?;
+
+    let _guard = state.store.write_lock().await;
+    if let Some(existing) = state.store.get_role(account, name) {
+        return Err(AwsError::already_exists(format!(
+            "Role with name {} already exists.",
+            existing.name
+        )));
+    }
+    if state.store.list_roles(account).len() >= MAX_ROLES {
+        return Err(AwsError::limit_exceeded(format!(
+            "Cannot exceed quota for RolesPerAccount: {MAX_ROLES}"
+        )));
+    }
+    let role = Role {
+        account: account.to_string(),
+        name: name.to_string(),
+        path: path.to_string(),
+        role_id: crate::ids::role_id(),
+        assume_role_policy_document: document.to_string(),
+        max_session_duration: max_session.flatten().unwrap_or(3600),
+        description,
+        tags,
+        created: now,
+    };
+    let mut b = XmlBuilder::new();
+    role_xml(&mut b, "Role", &role, max_session.is_some(), true);
+    state
+        .store
+        .commit(vec![Write::PutRole(role)])
+        .await
+        .map_err(service_failure)?;
+    Ok(b.finish())
+}
+
+fn get_role(state: &SharedState, req: &QueryRequest, account: &str) -> Result<String, AwsError> {
+    let name = role_name_param(req)?;
+    let role = state
+        .store
+        .get_role(account, name)
+        .ok_or_else(|| no_such_role(name))?;
+    let mut b = XmlBuilder::new();
+    role_xml(&mut b, "Role", &role, true, true);
+    Ok(b.finish())
+}
+
+fn list_roles(state: &SharedState, req: &QueryRequest, account: &str) -> Result<String, AwsError> {
+    let mut v = Violations::default();
+    let prefix = req.param("PathPrefix").unwrap_or("/");
+    v.length(prefix, "pathPrefix", 1, 512);
+    let max_items = match req.param("MaxItems") {
+        None => 100,
+        Some(m) => match m.parse::<usize>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                v.push(m, "maxItems", "Member must have value between 1 and 1000");
+                100
+            }
+        },
+    };
+    v.finish()?;
+    let marker = req.param("Marker").map(str::to_ascii_lowercase);
+    let roles: Vec<Role> = state
+        .store
+        .list_roles(account)
+        .into_iter()
+        .filter(|r| r.path.starts_with(prefix))
+        .filter(|r| {
+            marker
+                .as_deref()
+                .is_none_or(|m| r.name.to_ascii_lowercase().as_str() > m)
+        })
+        .collect();
+    let truncated = roles.len() > max_items;
+    let page = &roles[..roles.len().min(max_items)];
+    let mut b = XmlBuilder::new();
+    b.open("Roles");
+    for role in page {
+        role_xml(&mut b, "member", role, true, false);
+    }
+    b.close("Roles");
+    b.text("IsTruncated", if truncated { "true" } else { "false" });
+    if truncated && let Some(last) = page.last() {
+        b.text("Marker", &last.name.to_ascii_lowercase());
+    }
+    Ok(b.finish())
+}
+
+async fn delete_role(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+) -> Result<(), AwsError> {
+    let name = role_name_param(req)?;
+    let _guard = state.store.write_lock().await;
+    let role = state
+        .store
+        .get_role(account, name)
+        .ok_or_else(|| no_such_role(name))?;
+    state
+        .store
+        .commit(vec![Write::DeleteRole {
+            account: role.account,
+            name: role.name,
+        }])
+        .await
+        .map_err(service_failure)
+}
+
+async fn update_assume_role_policy(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+) -> Result<(), AwsError> {
+    let mut v = ViolationsHandle::default();
+    let name = req.param("RoleName");
+    match name {
+        Some(n) => validate_role_name(n, &mut v),
+        None => v.0.null("roleName"),
+    }
+    let document = req.param("PolicyDocument");
+    if document.is_none() {
+        v.0.null("policyDocument");
+    }
+    v.finish()?;
+    let (name, document) = (name.unwrap_or_default(), document.unwrap_or_default());
+    validate_trust_policy(document, "policyDocument")?;
+    let _guard = state.store.write_lock().await;
+    let mut role = state
+        .store
+        .get_role(account, name)
+        .ok_or_else(|| no_such_role(name))?;
+    role.assume_role_policy_document = document.to_string();
+    state
+        .store
+        .commit(vec![Write::PutRole(role)])
+        .await
+        .map_err(service_failure)
+}
+
+async fn update_role(
+    state: &SharedState,
+    req: &QueryRequest,
+    account: &str,
+) -> Result<(), AwsError> {
+    let mut v = ViolationsHandle::default();
+    let name = req.param("RoleName");
+    match name {
+        Some(n) => validate_role_name(n, &mut v),
+        None => v.0.null("roleName"),
+    }
+    let max_session = req
+        .param("MaxSessionDuration")
+        .map(|m| validate_max_session_duration(m, &mut v.0));
+    let description = req.param("Description").map(str::to_string);
+    if let Some(d) = &description {
+        v.0.length(d, "description", 0, 1000);
+    }
+    v.finish()?;
+    let name = name.unwrap_or_default();
+    let _guard = state.store.write_lock().await;
+    let mut role = state
+        .store
+        .get_role(account, name)
+        .ok_or_else(|| no_such_role(name))?;
+    let before = role.clone();
+    if let Some(Some(m)) = max_session {
+        role.max_session_duration = m;
+    }
+    if let Some(d) = description {
+        role.description = Some(d);
+    }
+    if role != before {
+        state
+            .store
+            .commit(vec![Write::PutRole(role)])
+            .await
+            .map_err(service_failure)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! The HTTP server: one listener for the AWS Query APIs (IAM and STS on `/`), the
+//! clusters' OIDC documents (path-style, like S3) and the private `/_irsa/…` endpoints.
+//!
+//! AWS clients only ever talk to `/` with an `Action` parameter, so the private endpoints
+//! (token minting for `irsa local token`/`exec`) live under `/_irsa/` where no AWS client
+//! goes by accident, and accept only JSON.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::state::SharedState;
+use crate::xml::{self, AwsError, IAM_NAMESPACE, STS_NAMESPACE};
+
+/// Largest request body accepted (a trust policy is at most 128 KiB, a token 20000 chars).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Whole-request timeout.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The IAM actions this server implements.
+pub const IAM_ACTIONS: &[&str] = &[
+    "CreateOpenIDConnectProvider",
+    "GetOpenIDConnectProvider",
+    "ListOpenIDConnectProviders",
+    "DeleteOpenIDConnectProvider",
+    "AddClientIDToOpenIDConnectProvider",
+    "RemoveClientIDFromOpenIDConnectProvider",
+    "UpdateOpenIDConnectProviderThumbprint",
+    "TagOpenIDConnectProvider",
+    "UntagOpenIDConnectProvider",
+    "ListOpenIDConnectProviderTags",
+    "CreateRole",
+    "GetRole",
+    "ListRoles",
+    "DeleteRole",
+    "UpdateAssumeRolePolicy",
+    "UpdateRole",
+];
+
+/// A parsed AWS Query request: the raw request (for SigV4) and its parameters.
+#[derive(Debug, Clone)]
+pub struct QueryRequest {
+    /// The request ID assigned to this request.
+    pub request_id: String,
+    /// HTTP method.
+    pub method: Method,
+    /// URI as received.
+    pub uri: Uri,
+    /// Headers as received.
+    pub headers: HeaderMap,
+    /// Raw body.
+    pub body: Bytes,
+    /// Parameters from the query string and the form body (a name may appear in only one).
+    pub params: BTreeMap<String, String>,
+}
+
+impl QueryRequest {
+    /// A parameter's value.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    /// The `Action`.
+    pub fn action(&self) -> &str {
+        self.param("Action").unwrap_or_default()
+    }
+
+    /// The members of a Query list `Name.member.1`, `Name.member.2`, … in index order.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        let prefix = format!("{name}.member.");
+        let mut items: Vec<(u32, String)> = self
+            .params
+            .iter()
+            .filter_map(|(k, v)| {
+                let index = k.strip_prefix(&prefix)?.parse::<u32>().ok()?;
+                Some((index, v.clone()))
+            })
+            .collect();
+        items.sort_by_key(|(i, _)| *i);
+        items.into_iter().map(|(_, v)| v).collect()
+    }
+
+    /// Whether any `Name.member.N` (or `Name` itself, for an explicitly empty list) was sent.
+    pub fn has_list(&self, name: &str) -> bool {
+        let prefix = format!("{name}.member.");
+        self.params
+            .keys()
+            .any(|k| k == name || k.starts_with(&prefix))
+    }
+
+    /// Query-list structures `Name.member.N.Field`, one map per N in index order.
+    pub fn struct_list(&self, name: &str) -> Vec<BTreeMap<String, String>> {
+        let prefix = format!("{name}.member.");
+        let mut items: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
+        for (k, v) in &self.params {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                continue;
+            };
+            let Some((index, field)) = rest.split_once('.') else {
+                continue;
+            };
+            let Ok(index) = index.parse::<u32>() else {
+                continue;
+            };
+            items
+                .entry(index)
+                .or_default()
+                .insert(field.to_string(), v.clone());
+        }
+        items.into_values().collect()
+    }
+}
+
+/// Why a Query request could not even be parsed.
+fn parse_params(uri: &Uri, body: &[u8]) -> Result<BTreeMap<String, String>, AwsError> {
+    let mut params = BTreeMap::new();
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+        .map_err(|e| AwsError::validation(format!("The query string is not valid: {e}")))?;
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
+        AwsError::validation(format!(
+            "The request body is not valid application/x-www-form-urlencoded: {e}"
+        ))
+    })?;
+    for (k, v) in query.into_iter().chain(form) {
+        if params.contains_key(&k) {
+            return Err(AwsError::validation(format!(
+                "Parameter {k} appears more than once (in the query string and/or the body)"
+            )));
+        }
+        params.insert(k, v);
+    }
+    Ok(params)
+}
+
+async fn query_handler(
+    State(state): State<SharedState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = xml::new_request_id();
+    let params = match parse_params(&uri, &body) {
+        Ok(p) => p,
+        Err(e) => {
+            let ns = if body_mentions_iam(&uri, &body) {
+                IAM_NAMESPACE
+            } else {
+                STS_NAMESPACE
+            };
+            return e.to_response(ns, &request_id);
+        }
+    };
+    let req = QueryRequest {
+        request_id,
+        method,
+        uri,
+        headers,
+        body,
+        params,
+    };
+    dispatch(&state, req).await
+}
+
+fn body_mentions_iam(uri: &Uri, body: &[u8]) -> bool {
+    let needle = b"2010-05-08";
+    uri.query().is_some_and(|q| q.contains("2010-05-08"))
+        || body.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Routes a Query request by `Action` to IAM or STS.
+pub async fn dispatch(state: &SharedState, req: QueryRequest) -> Response {
+    let action = req.action().to_string();
+    match action.as_str() {
+        "AssumeRoleWithWebIdentity" => crate::sts::assume_role_with_web_identity(state, &req).await,
+        "GetCallerIdentity" => crate::sts::get_caller_identity(state, &req).await,
+        a if IAM_ACTIONS.contains(&a) => crate::iam::handle(state, &req).await,
+        "" => {
+            let namespace = if req.param("Version") == Some("2010-05-08") {
+                IAM_NAMESPACE
+            } else {
+                STS_NAMESPACE
+            };
+            AwsError::new(StatusCode::BAD_REQUEST, "MissingAction", "Missing Action")
+                .to_response(namespace, &req.request_id)
+        }
+        other => {
+            let namespace = if req.param("Version") == Some("2010-05-08") {
+                IAM_NAMESPACE
+            } else {
+                STS_NAMESPACE
+            };
+            AwsError::invalid_action(other).to_response(namespace, &req.request_id)
+        }
+    }
+}
+
+/// Body of `POST /_irsa/token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    /// Cluster name.
+    pub cluster: String,
+    /// Namespace of the service account.
+    pub namespace: String,
+    /// Service account name.
+    pub service_account: String,
+    /// Audience; default `sts.amazonaws.com`.
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Lifetime in seconds; default 86400 (the webhook's default).
+    #[serde(default)]
+    pub expiration_seconds: Option<i64>,
+    /// Issue time, UNIX seconds; default now (back-date to test expiry).
+    #[serde(default)]
+    pub now: Option<i64>,
+}
+
+/// Answer of `POST /_irsa/token`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    /// The signed JWT.
+    pub token: String,
+    /// The issuer.
+    pub issuer: String,
+    /// The cluster's region.
+    pub region: String,
+    /// The cluster's account.
+    pub account: String,
+    /// Expiry, UNIX seconds.
+    pub expiration: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonError {
+    error: String,
+}
+
+fn json_error(status: StatusCode, message: String) -> Response {
+    (status, axum::Json(JsonError { error: message })).into_response()
+}
+
+async fn token_handler(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let is_json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "POST /_irsa/token takes Content-Type: application/json".into(),
+        );
+    }
+    let request: TokenRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                format!("invalid token request: {e}"),
+            );
+        }
+    };
+    let Some(cluster) = state.clusters.get(&request.cluster) else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no cluster named {:?}; clusters: {}",
+                request.cluster,
+                state.clusters.names().join(", ")
+            ),
+        );
+    };
+    let now = request.now.unwrap_or_else(|| state.clock.now());
+    let expiration = request.expiration_seconds.unwrap_or(86_400);
+    let audience = request
+        .audience
+        .clone()
+        .unwrap_or_else(|| "sts.amazonaws.com".into());
+    match cluster.mint(
+        &request.namespace,
+        &request.service_account,
+        &audience,
+        expiration,
+        now,
+    ) {
+        Ok(token) => axum::Json(TokenResponse {
+            token,
+            issuer: cluster.issuer.clone(),
+            region: cluster.region.clone(),
+            account: cluster.account.clone(),
+            expiration: now + expiration,
+        })
+        .into_response(),
+        Err(e) => json_error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn health() -> &'static str {
+    "ok\n"
+}
+
+/// Serves `<issuer path>/.well-known/openid-configuration` and `<issuer path>/keys.json`.
+async fn documents(State(state): State<SharedState>, request: Request) -> Response {
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let path = request.uri().path();
+    let (prefix, document) = if let Some(p) = path.strip_suffix("/.well-known/openid-configuration")
+    {
+        (p, "discovery")
+    } else if let Some(p) = path.strip_suffix("/keys.json") {
+        (p, "jwks")
+    } else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(cluster) = state.clusters.by_path_prefix(prefix) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let body = if document == "discovery" {
+        cluster.discovery_json()
+    } else {
+        cluster.jwks_json()
+    };
+    axum::Json(body).into_response()
+}
+
+/// The router with all routes and layers (body limit, timeout).
+pub fn router(state: SharedState) -> Router {
+    Router::new()
+        .route("/", get(query_handler).post(query_handler))
+        .route("/_irsa/token", post(token_handler))
+        .route("/_irsa/health", get(health))
+        .fallback(documents)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: SharedState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

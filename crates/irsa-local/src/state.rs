@@ -1,0 +1,173 @@
+//! The state every handler shares: the store, the clusters, the settings and the clock.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::clusters::Clusters;
+use crate::server::QueryRequest;
+use crate::sigv4::{self, RequestParts, SigningSecret};
+use crate::store::{Session, Store};
+use crate::xml::AwsError;
+
+/// Default root access key ID of the local IAM admin (same convention as moto/LocalStack).
+pub const DEFAULT_ACCESS_KEY_ID: &str = "test";
+/// Default root secret access key.
+pub const DEFAULT_SECRET_ACCESS_KEY: &str = "test";
+/// Default account of the root credentials.
+pub const DEFAULT_ACCOUNT: &str = "000000000000";
+
+/// The time source. Tests fix it; the server uses the system clock.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    fixed: Option<Arc<AtomicI64>>,
+}
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self { fixed: None }
+    }
+
+    /// A clock that stays at `unix_seconds` until [`set`](Self::set).
+    pub fn fixed(unix_seconds: i64) -> Self {
+        Self {
+            fixed: Some(Arc::new(AtomicI64::new(unix_seconds))),
+        }
+    }
+
+    /// Moves a fixed clock; no effect on the system clock.
+    pub fn set(&self, unix_seconds: i64) {
+        if let Some(f) = &self.fixed {
+            f.store(unix_seconds, Ordering::SeqCst);
+        }
+    }
+
+    /// Now, UNIX seconds.
+    pub fn now(&self) -> i64 {
+        match &self.fixed {
+            Some(f) => f.load(Ordering::SeqCst),
+            None => jiff::Timestamp::now().as_second(),
+        }
+    }
+
+    /// Now as a timestamp.
+    pub fn now_timestamp(&self) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(self.now()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+    }
+}
+
+/// Server settings that are not state.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Root (IAM admin) access key ID.
+    pub root_access_key_id: String,
+    /// Root secret access key. Never logged.
+    pub root_secret_access_key: String,
+    /// The account of the root credentials; signed IAM calls act in it.
+    pub root_account: String,
+    /// Allowed SigV4 clock skew, seconds.
+    pub max_skew_seconds: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            root_access_key_id: DEFAULT_ACCESS_KEY_ID.into(),
+            root_secret_access_key: DEFAULT_SECRET_ACCESS_KEY.into(),
+            root_account: DEFAULT_ACCOUNT.into(),
+            max_skew_seconds: 300,
+        }
+    }
+}
+
+/// Who signed a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// The root credentials of [`Settings`].
+    Root {
+        /// The root account.
+        account: String,
+        /// The access key ID.
+        access_key_id: String,
+    },
+    /// Temporary credentials issued by this server's STS.
+    Session(Session),
+}
+
+impl Caller {
+    /// The account the caller acts in.
+    pub fn account(&self) -> &str {
+        match self {
+            Self::Root { account, .. } => account,
+            Self::Session(s) => &s.account,
+        }
+    }
+
+    /// The caller's ARN (`…:root` or the assumed-role ARN).
+    pub fn arn(&self) -> String {
+        match self {
+            Self::Root { account, .. } => format!("arn:aws:iam::{account}:root"),
+            Self::Session(s) => s.assumed_role_arn.clone(),
+        }
+    }
+}
+
+/// Everything handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// Durable state.
+    pub store: Store,
+    /// The local clusters (issuers with signing keys).
+    pub clusters: Clusters,
+    /// Settings.
+    pub settings: Settings,
+    /// Time source.
+    pub clock: Clock,
+}
+
+/// The shared handle.
+pub type SharedState = Arc<AppState>;
+
+impl AppState {
+    /// Verifies the SigV4 signature of `req` for `service` (`iam`, `sts`) and returns who
+    /// signed it: the root credentials or a live STS session.
+    pub fn authenticate(&self, req: &QueryRequest, service: &str) -> Result<Caller, AwsError> {
+        let parts = RequestParts {
+            method: &req.method,
+            uri: &req.uri,
+            headers: &req.headers,
+            body: &req.body,
+        };
+        let settings = sigv4::Settings {
+            service,
+            now: self.clock.now(),
+            max_skew: self.settings.max_skew_seconds,
+        };
+        let mut session = None;
+        let verified = sigv4::verify(&parts, &settings, |akid| {
+            if akid == self.settings.root_access_key_id {
+                return Some(SigningSecret {
+                    secret_access_key: self.settings.root_secret_access_key.clone(),
+                    session_token: None,
+                    expiration: None,
+                });
+            }
+            let s = self.store.get_session(akid)?;
+            let secret = SigningSecret {
+                secret_access_key: s.secret_access_key.clone(),
+                session_token: Some(s.session_token.clone()),
+                expiration: Some(s.expiration),
+            };
+            session = Some(s);
+            Some(secret)
+        })
+        .map_err(|e| e.to_aws_error())?;
+        Ok(match session {
+            Some(s) => Caller::Session(s),
+            None => Caller::Root {
+                account: self.settings.root_account.clone(),
+                access_key_id: verified.access_key_id,
+            },
+        })
+    }
+}
