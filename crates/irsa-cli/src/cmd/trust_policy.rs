@@ -1,12 +1,150 @@
-//! Wiring for `irsa trust-policy` (being built).
+//! Wiring for `irsa trust-policy`: flags → [`irsa_core::trust_policy::TrustPolicyRequest`].
+//!
+//! Flags are taken as plain strings and validated by irsa-core here, not by clap value
+//! parsers, so that a bad value gives exactly one line naming the flag and the rule
+//! (`--account must be 12 digits, got '1234'`) and exits 2, like clap's own usage errors.
 
+use std::fmt;
 use std::process::ExitCode;
+
+use irsa_core::aws::{AccountId, Region};
+use irsa_core::error::InvalidValue;
+use irsa_core::issuer::{ClusterId, ClusterIssuer};
+use irsa_core::k8s::SubjectPattern;
+use irsa_core::trust_policy::{Audience, DEFAULT_AUDIENCE, TrustPolicyError, TrustPolicyRequest};
+
+use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
 
 /// Arguments of `irsa trust-policy`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    after_help = "Example:\n  irsa trust-policy --account 123456789012 --region eu-west-1 \
+     --cluster abc12 --namespace default --service-account s3-access"
+)]
+pub struct Args {
+    /// AWS account ID the cluster runs in (12 digits); also the provider's account unless
+    /// --role-account is given.
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub account: String,
+    /// AWS region the cluster (and its issuer bucket) is in, e.g. eu-west-1 or cn-north-1.
+    /// Optional with --issuer, where it only selects the partition.
+    #[arg(long, required_unless_present = "issuer")]
+    pub region: Option<String>,
+    /// Cluster ID, as in the bucket ACCOUNT-g8s-CLUSTER-oidc-pod-identity.
+    #[arg(long, value_name = "CLUSTER_ID", required_unless_present = "issuer")]
+    pub cluster: Option<String>,
+    /// Kubernetes namespace of the service account(s); '*' and '?' are wildcards.
+    #[arg(long)]
+    pub namespace: String,
+    /// Service account name; repeat for several. '*' and '?' are wildcards (StringLike).
+    #[arg(long = "service-account", value_name = "NAME", required = true)]
+    pub service_accounts: Vec<String>,
+    /// Account the role lives in, for cross-account roles (the OIDC provider must be
+    /// registered there too). Default: --account.
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub role_account: Option<String>,
+    /// Explicit issuer URL (CloudFront or a custom domain) instead of the S3 issuer:
+    /// https://, no port, query, fragment or trailing slash.
+    #[arg(long, value_name = "URL")]
+    pub issuer: Option<String>,
+    /// Token audience required by the :aud condition.
+    #[arg(long, default_value = DEFAULT_AUDIENCE)]
+    pub audience: String,
+    /// Print the policy on one line instead of indented.
+    #[arg(long)]
+    pub compact: bool,
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> ExitCode {
-    crate::output::fail(crate::output::EXIT_FAILURE, "irsa trust-policy: not built yet")
+pub fn run(args: Args) -> ExitCode {
+    let request = match request(&args) {
+        Ok(request) => request,
+        Err(e) => return fail(EXIT_USAGE, &e.to_string()),
+    };
+    match request.build() {
+        Ok(policy) if args.compact => print_stdout(policy.to_json_compact()),
+        Ok(policy) => print_stdout(policy.to_json_pretty()),
+        Err(e @ TrustPolicyError::TooLarge { .. }) => fail(EXIT_FAILURE, &e.to_string()),
+        Err(e) => fail(EXIT_FAILURE, &format!("irsa trust-policy: {e}")),
+    }
+}
+
+/// Validates every flag, naming the flag in the error.
+fn request(args: &Args) -> Result<TrustPolicyRequest, UsageError> {
+    let flag = |name: &'static str| move |e: InvalidValue| e.for_input(name);
+    let account = AccountId::parse(&args.account).map_err(flag("--account"))?;
+    let region = args
+        .region
+        .as_deref()
+        .map(Region::parse)
+        .transpose()
+        .map_err(flag("--region"))?;
+    let cluster = args
+        .cluster
+        .as_deref()
+        .map(ClusterId::parse)
+        .transpose()
+        .map_err(flag("--cluster"))?;
+    let role_account = args
+        .role_account
+        .as_deref()
+        .map(AccountId::parse)
+        .transpose()
+        .map_err(flag("--role-account"))?
+        .unwrap_or_else(|| account.clone());
+    let audience = Audience::parse(&args.audience).map_err(flag("--audience"))?;
+
+    let issuer = match (&args.issuer, &region, &cluster) {
+        (Some(url), region, _) => {
+            ClusterIssuer::from_url(url, region.as_ref().map(Region::partition))
+                .map_err(flag("--issuer"))?
+        }
+        (None, Some(region), Some(cluster)) => ClusterIssuer::s3(&account, region, cluster),
+        // clap already requires --region and --cluster without --issuer.
+        (None, None, _) => return Err(UsageError::Missing("--region")),
+        (None, _, None) => return Err(UsageError::Missing("--cluster")),
+    };
+
+    let mut subjects = Vec::with_capacity(args.service_accounts.len());
+    for sa in &args.service_accounts {
+        let subject = SubjectPattern::new(&args.namespace, sa).map_err(|e| {
+            // The pattern's own label is "namespace" or "service account"; name the flag.
+            let name = if e.input == "namespace" {
+                "--namespace"
+            } else {
+                "--service-account"
+            };
+            e.for_input(name)
+        })?;
+        subjects.push(subject);
+    }
+
+    Ok(TrustPolicyRequest {
+        issuer,
+        role_account,
+        audience,
+        subjects,
+    })
+}
+
+/// A flag that is missing or breaks a rule.
+#[derive(Debug)]
+enum UsageError {
+    Invalid(InvalidValue),
+    Missing(&'static str),
+}
+
+impl From<InvalidValue> for UsageError {
+    fn from(e: InvalidValue) -> Self {
+        Self::Invalid(e)
+    }
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Invalid(e) => e.fmt(f),
+            Self::Missing(flag) => write!(f, "{flag} is required unless --issuer is given"),
+        }
+    }
 }
