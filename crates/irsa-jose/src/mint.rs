@@ -250,22 +250,33 @@ impl Signer {
     }
 
     fn sign(&self, input: &[u8]) -> Result<Vec<u8>, MintError> {
-        match &self.key {
-            PrivateKey::Rsa(pair) => {
-                let encoding = match self.key.algorithm() {
-                    Algorithm::RS384 => &RSA_PKCS1_SHA384,
-                    Algorithm::RS512 => &RSA_PKCS1_SHA512,
-                    _ => &RSA_PKCS1_SHA256,
-                };
-                let mut signature = vec![0u8; pair.public_modulus_len()];
-                pair.sign(encoding, &self.rng, input, &mut signature)
-                    .map_err(|_| MintError::Sign)?;
-                Ok(signature)
-            }
-            PrivateKey::Ec { pair, .. } => pair
-                .sign(&self.rng, input)
-                .map(|s| s.as_ref().to_vec())
-                .map_err(|_| MintError::Sign),
+        sign_with(&self.key, self.key.algorithm(), &self.rng, input)
+    }
+}
+
+/// Signs `input` with `key` for `alg` (RSA keys may sign RS256/384/512; EC keys their
+/// curve's algorithm).
+pub(crate) fn sign_with(
+    key: &PrivateKey,
+    alg: Algorithm,
+    rng: &SystemRandom,
+    input: &[u8],
+) -> Result<Vec<u8>, MintError> {
+    match key {
+        PrivateKey::Rsa(pair) => {
+            let encoding = match alg {
+                Algorithm::RS384 => &RSA_PKCS1_SHA384,
+                Algorithm::RS512 => &RSA_PKCS1_SHA512,
+                _ => &RSA_PKCS1_SHA256,
+            };
+            let mut signature = vec![0u8; pair.public_modulus_len()];
+            pair.sign(encoding, rng, input, &mut signature)
+                .map_err(|_| MintError::Sign)?;
+            Ok(signature)
         }
+        PrivateKey::Ec { pair, .. } => pair
+            .sign(rng, input)
+            .map(|s| s.as_ref().to_vec())
+            .map_err(|_| MintError::Sign),
     }
 }
