@@ -203,11 +203,11 @@ impl IamPath {
 
     /// Validates a path.
     pub fn parse(s: &str) -> Result<Self, InvalidValue> {
-        let ok = s == "/"
-            || (3..=512).contains(&s.len())
-                && s.starts_with('/')
-                && s.ends_with('/')
-                && s.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        let nested = (3..=512).contains(&s.len())
+            && s.starts_with('/')
+            && s.ends_with('/')
+            && s.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        let ok = s == "/" || nested;
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -601,6 +601,34 @@ mod tests {
             Partition::parse("aws-iso").unwrap_err().rule,
             Rule::Partition
         );
+    }
+
+    #[test]
+    fn iam_paths() {
+        for ok in [
+            "/",
+            "/a/",
+            "/team/app/",
+            "///",
+            &format!("/{}/", "a".repeat(510)),
+        ] {
+            assert_eq!(IamPath::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "//",
+            "/a",
+            "a/",
+            "/a b/",
+            "/é/",
+            &format!("/{}/", "a".repeat(511)),
+        ] {
+            assert_eq!(
+                IamPath::parse(bad).unwrap_err().rule,
+                Rule::RolePath,
+                "{bad}"
+            );
+        }
     }
 
     #[test]
