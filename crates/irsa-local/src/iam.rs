@@ -722,7 +722,7 @@ fn role_xml(
     b.close(element);
 }
 
-fn role_name_param<'a>(req: &'a QueryRequest) -> Result<&'a str, AwsError> {
+fn role_name_param(req: &QueryRequest) -> Result<&str, AwsError> {
     let name = required(req, "RoleName", "roleName")?;
     let mut v = ViolationsHandle::default();
     validate_role_name(name, &mut v);

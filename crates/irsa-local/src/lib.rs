@@ -16,9 +16,12 @@
 //! - [`clusters`]: local clusters (issuers with keys).
 //! - [`config`]: the YAML config, the demo default, and applying them idempotently.
 //! - [`xml`]: Query-protocol envelopes and errors.
+//! - [`client`], [`exec`]: the `irsa local token` / `irsa local exec` side.
 
+pub mod client;
 pub mod clusters;
 pub mod config;
+pub mod exec;
 pub mod iam;
 pub mod ids;
 pub mod remote_issuer;

@@ -366,10 +366,11 @@ fn canonical_request(
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
-        if values.is_empty() && name == "host" {
-            if let Some(authority) = parts.uri.authority() {
-                values.push(authority.as_str());
-            }
+        if values.is_empty()
+            && name == "host"
+            && let Some(authority) = parts.uri.authority()
+        {
+            values.push(authority.as_str());
         }
         let _ = writeln!(out, "{name}:{}", canonical_header_value(values));
     }

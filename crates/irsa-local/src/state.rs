@@ -67,6 +67,8 @@ pub struct Settings {
     pub root_account: String,
     /// Allowed SigV4 clock skew, seconds.
     pub max_skew_seconds: i64,
+    /// How STS reaches issuers that are not local clusters (`--ca-file`, timeouts).
+    pub remote_issuer: crate::remote_issuer::RemoteIssuerConfig,
 }
 
 impl Default for Settings {
@@ -76,6 +78,7 @@ impl Default for Settings {
             root_secret_access_key: DEFAULT_SECRET_ACCESS_KEY.into(),
             root_account: DEFAULT_ACCOUNT.into(),
             max_skew_seconds: 300,
+            remote_issuer: crate::remote_issuer::RemoteIssuerConfig::default(),
         }
     }
 }
@@ -91,7 +94,7 @@ pub enum Caller {
         access_key_id: String,
     },
     /// Temporary credentials issued by this server's STS.
-    Session(Session),
+    Session(Box<Session>),
 }
 
 impl Caller {
@@ -163,7 +166,7 @@ impl AppState {
         })
         .map_err(|e| e.to_aws_error())?;
         Ok(match session {
-            Some(s) => Caller::Session(s),
+            Some(s) => Caller::Session(Box::new(s)),
             None => Caller::Root {
                 account: self.settings.root_account.clone(),
                 access_key_id: verified.access_key_id,

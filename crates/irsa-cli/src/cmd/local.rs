@@ -1,12 +1,415 @@
-//! Wiring for `irsa local` (being built).
+//! Wiring for `irsa local`, `irsa local token` and `irsa local exec`.
+//!
+//! `irsa local` starts the emulator (issuer, IAM, strict STS) and prints what a developer
+//! needs to use it: endpoint, clusters, roles and `export` lines. `token` and `exec` are
+//! clients of a running server: tokens are minted by the server, which holds the keys.
 
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use irsa_local::client::{DEFAULT_ENDPOINT, mint_token};
+use irsa_local::config::{BootstrapOptions, Config, bootstrap};
+use irsa_local::exec::{ExecEnvironment, PrivateDir, parse_service_account};
+use irsa_local::server::{TokenRequest, TokenResponse};
+use irsa_local::state::{
+    Clock, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCOUNT, DEFAULT_SECRET_ACCESS_KEY, Settings, SharedState,
+};
+
+use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
 
 /// Arguments of `irsa local`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+#[command(
+    args_conflicts_with_subcommands = true,
+    after_help = "Example:\n  irsa local\n  irsa local exec --cluster demo --namespace default \
+     --service-account demo-app --role-arn arn:aws:iam::000000000000:role/demo-app \
+     -- aws sts get-caller-identity"
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// Subcommands of `irsa local`.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Print a service-account token minted by the running `irsa local`.
+    Token(TokenArgs),
+    /// Run a command as a pod with IRSA would run it, against the running `irsa local`.
+    Exec(ExecArgs),
+}
+
+/// Flags of the server itself.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen one is printed).
+    #[arg(long, env = "IRSA_LOCAL_LISTEN", default_value = "127.0.0.1:8787")]
+    listen: SocketAddr,
+    /// Directory of the state database (clusters and keys, providers, roles, sessions).
+    #[arg(long, env = "IRSA_LOCAL_DATA_DIR", default_value = ".irsa-local")]
+    data_dir: PathBuf,
+    /// YAML config of clusters and roles, applied idempotently at start. Without it an
+    /// empty data directory gets the demo (cluster demo, role demo-app).
+    #[arg(long, env = "IRSA_LOCAL_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Access key ID of the local IAM admin (root of --account).
+    #[arg(long, env = "IRSA_LOCAL_ACCESS_KEY_ID", default_value = DEFAULT_ACCESS_KEY_ID)]
+    access_key_id: String,
+    /// Secret access key of the local IAM admin.
+    #[arg(long, env = "IRSA_LOCAL_SECRET_ACCESS_KEY", default_value = DEFAULT_SECRET_ACCESS_KEY, hide_env_values = true)]
+    secret_access_key: String,
+    /// Account of the admin credentials: signed IAM calls act in it.
+    #[arg(long, env = "IRSA_LOCAL_ACCOUNT", default_value = DEFAULT_ACCOUNT)]
+    account: String,
+    /// PEM CA bundle used instead of the system roots to reach remote (non-local) issuers.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+}
+
+/// Flags shared by `token` and `exec`.
+#[derive(Debug, clap::Args)]
+struct TokenArgs {
+    /// Local cluster name.
+    #[arg(long)]
+    cluster: String,
+    /// Namespace of the service account.
+    #[arg(long)]
+    namespace: String,
+    /// Service account name.
+    #[arg(long)]
+    service_account: String,
+    /// Token audience.
+    #[arg(long, default_value = "sts.amazonaws.com")]
+    audience: String,
+    /// Token lifetime in seconds.
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    expiration: i64,
+    /// Issue time (UNIX seconds) instead of now, to mint already-expired tokens for tests.
+    #[arg(long, value_name = "UNIX")]
+    now: Option<i64>,
+    /// Endpoint of the running `irsa local`.
+    #[arg(long, env = "IRSA_LOCAL_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
+    endpoint: String,
+}
+
+/// Flags of `exec`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("role").required(true).args(["role_arn", "service_account_file"])))]
+struct ExecArgs {
+    /// Local cluster name.
+    #[arg(long)]
+    cluster: String,
+    /// Namespace of the service account (default: the manifest's, else `default`).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Service account name (default: the manifest's metadata.name).
+    #[arg(long)]
+    service_account: Option<String>,
+    /// Role to assume (what the eks.amazonaws.com/role-arn annotation would say).
+    #[arg(long, value_name = "ARN")]
+    role_arn: Option<String>,
+    /// A ServiceAccount manifest; its eks.amazonaws.com/role-arn, /audience and
+    /// /token-expiration annotations are used.
+    #[arg(long, value_name = "SA.yaml")]
+    service_account_file: Option<PathBuf>,
+    /// Token audience (default: the manifest's, else sts.amazonaws.com).
+    #[arg(long)]
+    audience: Option<String>,
+    /// Token lifetime in seconds (default: the manifest's, else 86400).
+    #[arg(long, value_name = "SECONDS")]
+    expiration: Option<i64>,
+    /// Endpoint of the running `irsa local`.
+    #[arg(long, env = "IRSA_LOCAL_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
+    endpoint: String,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<String>,
+}
 
 /// Runs the command.
-pub fn run(_args: Args) -> ExitCode {
-    crate::output::fail(crate::output::EXIT_FAILURE, "irsa local: not built yet")
+pub fn run(args: Args) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            return fail(
+                EXIT_FAILURE,
+                &format!("irsa local: cannot start runtime: {e}"),
+            );
+        }
+    };
+    match args.command {
+        None => runtime.block_on(serve(args.serve)),
+        Some(Command::Token(t)) => runtime.block_on(token(t)),
+        Some(Command::Exec(e)) => {
+            let prepared = runtime.block_on(prepare_exec(&e));
+            drop(runtime);
+            match prepared {
+                Ok((env, dir)) => {
+                    let result = irsa_local::exec::run(&env, &e.command);
+                    drop(dir);
+                    match result {
+                        Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
+                        Err(err) => fail(EXIT_FAILURE, &format!("irsa local exec: {err}")),
+                    }
+                }
+                Err(code) => code,
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    init_logging();
+    if args.account.len() != 12 || !args.account.bytes().all(|b| b.is_ascii_digit()) {
+        return fail(
+            EXIT_USAGE,
+            &format!(
+                "irsa local: --account must be 12 digits, got {:?}",
+                args.account
+            ),
+        );
+    }
+    let config = match &args.config {
+        None => None,
+        Some(path) => match Config::load(path) {
+            Ok(c) => Some(c),
+            Err(e) => return fail(EXIT_USAGE, &format!("irsa local: {e}")),
+        },
+    };
+    let mut settings = Settings {
+        root_access_key_id: args.access_key_id.clone(),
+        root_secret_access_key: args.secret_access_key.clone(),
+        root_account: args.account.clone(),
+        ..Settings::default()
+    };
+    settings.remote_issuer.ca_file.clone_from(&args.ca_file);
+    let booted = match bootstrap(BootstrapOptions {
+        data_dir: args.data_dir.clone(),
+        config,
+        settings,
+        clock: Clock::system(),
+    })
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => return fail(EXIT_FAILURE, &format!("irsa local: {e}")),
+    };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(
+                EXIT_FAILURE,
+                &format!("irsa local: cannot listen on {}: {e}", args.listen),
+            );
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(args.listen);
+    let state = booted.state.clone();
+    let banner = banner(&state, addr, &args);
+    if print_stdout(&banner) != ExitCode::SUCCESS {
+        return ExitCode::from(EXIT_FAILURE);
+    }
+    let _ = std::io::stdout().flush();
+    tracing::info!(%addr, writes = booted.report.writes, "irsa local ready");
+    let result = irsa_local::server::serve(listener, state.clone(), shutdown_signal()).await;
+    state.store.close();
+    match result {
+        Ok(()) => {
+            tracing::info!("irsa local stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(EXIT_FAILURE, &format!("irsa local: server error: {e}")),
+    }
+}
+
+fn banner(state: &SharedState, addr: SocketAddr, args: &ServeArgs) -> String {
+    let endpoint = format!("http://{addr}");
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
+    };
+    line(format!(
+        "irsa local listening on {endpoint} (data: {})",
+        args.data_dir.display()
+    ));
+    line(String::new());
+    line("Clusters:".into());
+    let mut first_region = None;
+    let mut example = None;
+    for c in state.clusters.iter() {
+        first_region.get_or_insert_with(|| c.region.clone());
+        line(format!(
+            "  {}  account {}  region {}",
+            c.name, c.account, c.region
+        ));
+        line(format!("    issuer     {}", c.issuer));
+        line(format!("    provider   {}", c.provider_arn(&c.account)));
+        line(format!(
+            "    discovery  {endpoint}{}/.well-known/openid-configuration",
+            c.path_prefix
+        ));
+        line(format!(
+            "    keys       {endpoint}{}/keys.json",
+            c.path_prefix
+        ));
+    }
+    line(String::new());
+    line("Roles:".into());
+    for r in state.store.all_roles() {
+        line(format!("  {}", r.arn()));
+        if example.is_none() && r.name == "demo-app" {
+            example = Some(r.arn());
+        }
+    }
+    line(String::new());
+    line(format!(
+        "IAM admin credentials (account {}): access key {} / secret {}",
+        args.account, args.access_key_id, args.secret_access_key
+    ));
+    line(String::new());
+    line("# Use the emulator from this shell:".into());
+    let region = first_region.unwrap_or_else(|| "eu-west-1".into());
+    line(format!("export AWS_ENDPOINT_URL_STS={endpoint}"));
+    line(format!("export AWS_ENDPOINT_URL_IAM={endpoint}"));
+    line(format!(
+        "export AWS_REGION={region} AWS_DEFAULT_REGION={region}"
+    ));
+    line(format!(
+        "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+        args.access_key_id, args.secret_access_key
+    ));
+    if let Some(arn) = example {
+        line("# Run a command as the demo service account:".into());
+        line(format!(
+            "irsa local exec --endpoint {endpoint} --cluster demo --namespace default --service-account demo-app --role-arn {arn} -- aws sts get-caller-identity"
+        ));
+    }
+    out.trim_end().to_string()
+}
+
+async fn token(args: TokenArgs) -> ExitCode {
+    let request = TokenRequest {
+        cluster: args.cluster,
+        namespace: args.namespace,
+        service_account: args.service_account,
+        audience: Some(args.audience),
+        expiration_seconds: Some(args.expiration),
+        now: args.now,
+    };
+    match mint_token(&args.endpoint, &request).await {
+        Ok(TokenResponse { token, .. }) => print_stdout(&token),
+        Err(e) => fail(EXIT_FAILURE, &format!("irsa local token: {e}")),
+    }
+}
+
+async fn prepare_exec(args: &ExecArgs) -> Result<(ExecEnvironment, PrivateDir), ExitCode> {
+    let manifest = match &args.service_account_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                fail(
+                    EXIT_USAGE,
+                    &format!("irsa local exec: cannot read {}: {e}", path.display()),
+                )
+            })?;
+            Some(
+                parse_service_account(&path.display().to_string(), &text)
+                    .map_err(|e| fail(EXIT_USAGE, &format!("irsa local exec: {e}")))?,
+            )
+        }
+    };
+    let manifest = manifest.unwrap_or_default();
+    let role_arn = args
+        .role_arn
+        .clone()
+        .or(manifest.role_arn.clone())
+        .ok_or_else(|| {
+            fail(
+                EXIT_USAGE,
+                "irsa local exec: the ServiceAccount has no eks.amazonaws.com/role-arn annotation; pass --role-arn",
+            )
+        })?;
+    let namespace = args
+        .namespace
+        .clone()
+        .or(manifest.namespace.clone())
+        .unwrap_or_else(|| "default".into());
+    let service_account = args
+        .service_account
+        .clone()
+        .or(manifest.name.clone())
+        .ok_or_else(|| {
+            fail(
+                EXIT_USAGE,
+                "irsa local exec: --service-account is required (or a manifest with metadata.name)",
+            )
+        })?;
+    let request = TokenRequest {
+        cluster: args.cluster.clone(),
+        namespace,
+        service_account,
+        audience: args.audience.clone().or(manifest.audience.clone()),
+        expiration_seconds: args.expiration.or(manifest.token_expiration),
+        now: None,
+    };
+    let minted = mint_token(&args.endpoint, &request)
+        .await
+        .map_err(|e| fail(EXIT_FAILURE, &format!("irsa local exec: {e}")))?;
+    let dir =
+        PrivateDir::create().map_err(|e| fail(EXIT_FAILURE, &format!("irsa local exec: {e}")))?;
+    let token_file = dir
+        .write("token", minted.token.as_bytes())
+        .map_err(|e| fail(EXIT_FAILURE, &format!("irsa local exec: {e}")))?;
+    let empty = dir
+        .write("aws-config", b"")
+        .map_err(|e| fail(EXIT_FAILURE, &format!("irsa local exec: {e}")))?;
+    Ok((
+        ExecEnvironment {
+            role_arn,
+            token_file,
+            region: minted.region,
+            endpoint: args.endpoint.clone(),
+            empty_aws_file: empty,
+        },
+        dir,
+    ))
 }
