@@ -663,6 +663,77 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
     })
 }
 
+/// Structurally valid trust policies with random operators, qualifiers, keys and values, so the
+/// evaluator (not just the parser) sees odd inputs.
+fn valid_policy() -> impl Strategy<Value = String> {
+    let op = prop_oneof![
+        Just("StringEquals"),
+        Just("StringNotEquals"),
+        Just("StringEqualsIgnoreCase"),
+        Just("StringNotEqualsIgnoreCase"),
+        Just("StringLike"),
+        Just("StringNotLike"),
+        Just("NumericLessThan"),
+        Just("DateGreaterThan"),
+        Just("Bool"),
+        Just("IpAddress"),
+        Just("ArnLike"),
+        Just("ArnNotEquals"),
+        Just("BinaryEquals"),
+        Just("Null"),
+    ];
+    let qualifier = prop_oneof![Just(""), Just("ForAnyValue:"), Just("ForAllValues:")];
+    let if_exists = any::<bool>();
+    let key = prop_oneof![
+        Just("issuer.example.com/c1:sub"),
+        Just("issuer.example.com/c1:amr"),
+        Just("a:b"),
+        Just("k:missing")
+    ];
+    let value = prop_oneof![
+        Just("x".to_owned()),
+        Just("${a:b}".to_owned()),
+        Just("${*}".to_owned()),
+        "[a-z*?:${}]{0,8}"
+    ];
+    let condition = (
+        qualifier,
+        op,
+        if_exists,
+        key,
+        prop::collection::vec(value, 1..3),
+    )
+        .prop_map(|(q, op, ie, key, values)| {
+            let suffix = if ie && op != "Null" { "IfExists" } else { "" };
+            format!(
+                r#""{q}{op}{suffix}":{{"{key}":{}}}"#,
+                serde_json::Value::from(values)
+            )
+        });
+    let statement = (any::<bool>(), prop::collection::vec(condition, 0..3), any::<bool>()).prop_map(
+        move |(deny, conds, star)| {
+            let effect = if deny { "Deny" } else { "Allow" };
+            let principal = if star { r#""*""#.to_owned() } else { format!(r#"{{"Federated":"{C1_ARN}"}}"#) };
+            // Duplicate operator names in one block would be merged by JSON; keep the first.
+            let mut seen = std::collections::BTreeSet::new();
+            let conds: Vec<String> = conds
+                .into_iter()
+                .filter(|c| seen.insert(c.split("\":{").next().unwrap_or_default().to_owned()))
+                .collect();
+            format!(
+                r#"{{"Effect":"{effect}","Principal":{principal},"Action":"sts:AssumeRole*","Condition":{{{}}}}}"#,
+                conds.join(",")
+            )
+        },
+    );
+    prop::collection::vec(statement, 1..4).prop_map(|sts| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+            sts.join(",")
+        )
+    })
+}
+
 proptest! {
     #[test]
     fn parser_never_panics_on_strings(s in any::<String>()) {
@@ -680,6 +751,26 @@ proptest! {
             let ctx = c1(&sub).with_values("a:b", [sub.clone(), "x".into()]);
             prop_assert_eq!(p.evaluate(&ctx), p.evaluate_explained(&ctx).decision);
         }
+    }
+
+    #[test]
+    fn evaluator_is_total_and_paths_agree_on_valid_policies(
+        doc in valid_policy(),
+        sub in "[a-z:${}*]{0,10}",
+        amr in prop::collection::vec("[a-z]{0,3}", 0..3),
+        ab in prop::option::of("[a-z*]{0,3}"),
+    ) {
+        let p = match Policy::parse_trust_policy(&doc) {
+            Ok(p) => p,
+            Err(e) => return Err(TestCaseError::fail(format!("generated policy rejected: {e}\n{doc}"))),
+        };
+        let mut ctx = c1(&sub).with_values("issuer.example.com/c1:amr", amr);
+        if let Some(ab) = ab {
+            ctx = ctx.with_value("A:B", ab);
+        }
+        let explained = p.evaluate_explained(&ctx);
+        prop_assert_eq!(p.evaluate(&ctx), explained.decision);
+        prop_assert!(!explained.to_string().is_empty());
     }
 
     #[test]
