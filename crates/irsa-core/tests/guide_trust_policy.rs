@@ -1,6 +1,11 @@
 //! The guide's two trust-policy templates (fixtures, placeholders as in the guide) against
 //! what irsa-core generates, through the public API other crates use.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test code: a panic is the failure report"
+)]
+
 use irsa_core::aws::{AccountId, OidcProviderArn, Region};
 use irsa_core::issuer::{ClusterId, ClusterIssuer, SUB};
 use irsa_core::k8s::SubjectPattern;
