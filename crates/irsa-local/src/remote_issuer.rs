@@ -219,7 +219,10 @@ pub fn jwks_uri_from_discovery(issuer: &str, document: &[u8]) -> Result<String, 
         "subject_types_supported",
         "id_token_signing_alg_values_supported",
     ] {
-        if !object.get(required).is_some_and(serde_json::Value::is_array) {
+        if !object
+            .get(required)
+            .is_some_and(serde_json::Value::is_array)
+        {
             return Err(format!("no array member {required:?}"));
         }
     }
@@ -325,13 +328,12 @@ impl<K: KeySet, F: Fetch> RemoteIssuers<K, F> {
     async fn fetch_keys(&self, issuer: &str) -> Result<K, RemoteIssuerError> {
         let discovery = discovery_url(issuer);
         let document = self.get(&discovery).await?;
-        let jwks_uri =
-            jwks_uri_from_discovery(issuer, &document).map_err(|reason| {
-                RemoteIssuerError::Unusable {
-                    url: discovery.clone(),
-                    reason,
-                }
-            })?;
+        let jwks_uri = jwks_uri_from_discovery(issuer, &document).map_err(|reason| {
+            RemoteIssuerError::Unusable {
+                url: discovery.clone(),
+                reason,
+            }
+        })?;
         let jwks = self.get(&jwks_uri).await?;
         K::parse(&jwks).map_err(|reason| RemoteIssuerError::Unusable {
             url: jwks_uri,
@@ -364,7 +366,8 @@ mod tests {
 
     impl KeySet for Kids {
         fn parse(json: &[u8]) -> Result<Self, String> {
-            let value: serde_json::Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+            let value: serde_json::Value =
+                serde_json::from_slice(json).map_err(|e| e.to_string())?;
             let keys = value
                 .get("keys")
                 .and_then(|k| k.as_array())

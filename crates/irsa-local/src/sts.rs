@@ -1,38 +1,1054 @@
-//! STS: `AssumeRoleWithWebIdentity` and `GetCallerIdentity`.
+//! STS: `AssumeRoleWithWebIdentity` and `GetCallerIdentity`, strict like AWS.
 //!
-//! Owned by the STS engineer (this file and remote_issuer.rs). The router in
-//! `server.rs` calls the two functions below with the parsed Query request; shared
-//! pieces: `AppState` (`state.rs`: `store`, `clusters`, `settings`, `clock`,
-//! `authenticate(req, "sts")`), the store (`store.rs`: `get_role`, `find_provider`,
-//! `put_session`, `get_session`), the XML helpers (`xml.rs`: `success`, `AwsError`,
-//! `STS_NAMESPACE`) and the cluster keys (`clusters.rs`).
+//! moto and LocalStack hand out credentials for any token and any role; a trust policy that
+//! "works" there can fail in AWS. This STS runs the checks AWS runs, in the order of
+//! `shared/reference/sts-behaviour.md` §2, and answers with AWS's codes, statuses and texts,
+//! so that a failure seen here is the failure AWS would report:
+//!
+//! 1. parameters (`RoleArn`, `RoleSessionName`, `WebIdentityToken`, `DurationSeconds`,
+//!    `Policy`): every violation collected into one `ValidationError`, like AWS's
+//!    `N validation errors detected: …`; then the `RoleArn` grammar;
+//! 2. the token's shape and `alg` (unverified decode), then its `iss`;
+//! 3. the IAM OIDC provider for `iss` **in the role's account**, matched exactly (a trailing
+//!    slash is another issuer);
+//! 4. the issuer's keys: a local cluster's own keys, or a remote issuer's discovery + JWKS
+//!    ([`crate::remote_issuer`]); then the strict [`irsa_jose::Verifier`]: signature first,
+//!    then `iss`, `aud` ∈ the provider's client IDs, `exp` with 300 s of skew, `sub`;
+//! 5. the role (a missing role is the same `AccessDenied` as a denied trust policy, and is
+//!    only looked at once the caller proved who they are, so role names do not leak);
+//! 6. the trust policy, evaluated by [`irsa_policy`] with the keys STS provides;
+//! 7. `DurationSeconds` against the role's `MaxSessionDuration`;
+//! 8. a session is stored durably before the credentials are returned, so that SigV4 calls
+//!    made with them work, also after a restart, until they expire.
+//!
+//! Hot-path state (verifiers with parsed keys, parsed trust policies) is cached in
+//! [`StsState`]; a benchmark drives this handler at tens of thousands of calls per second.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use axum::response::Response;
+use http::StatusCode;
+use irsa_core::aws::RoleArn;
+use irsa_jose::verify::decode_unverified;
+use irsa_jose::{JwkSet, VerifiedToken, Verifier, VerifyError, VerifyOptions};
+use irsa_policy::{Policy, RequestContext};
+use serde_json::Value;
 
+use crate::clusters::LocalCluster;
+use crate::ids;
+use crate::remote_issuer::{KeySet, RemoteIssuerConfig, RemoteIssuerError, RemoteIssuers};
 use crate::server::QueryRequest;
-use crate::state::SharedState;
+use crate::state::{AppState, Caller, SharedState};
+use crate::store::{Provider, Session};
 use crate::xml::{self, AwsError, STS_NAMESPACE};
 
-/// `Action=AssumeRoleWithWebIdentity` (unsigned).
-pub async fn assume_role_with_web_identity(_state: &SharedState, req: &QueryRequest) -> Response {
-    AwsError::new(
-        http::StatusCode::SERVICE_UNAVAILABLE,
-        "ServiceUnavailable",
-        "AssumeRoleWithWebIdentity is being built",
-    )
-    .to_response(STS_NAMESPACE, &req.request_id)
+/// Default `DurationSeconds`.
+pub const DEFAULT_DURATION_SECONDS: u32 = 3600;
+/// Smallest `DurationSeconds`.
+pub const MIN_DURATION_SECONDS: u32 = 900;
+/// Largest `DurationSeconds` (12 h).
+pub const MAX_DURATION_SECONDS: u32 = 43_200;
+/// Clock skew STS allows around `exp`, `nbf`, `iat`.
+pub const TOKEN_LEEWAY_SECONDS: u64 = 300;
+
+const NOT_AUTHORIZED: &str = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
+const NO_KEY: &str = "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements";
+const SESSION_NAME_PATTERN: &str = r"[\w+=,.@-]*";
+const ARN_PATTERN: &str = r"Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+";
+const POLICY_PATTERN: &str =
+    r"Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+";
+const POLICY_MAX_LEN: usize = 2048;
+const MAX_CACHED_POLICIES: usize = 4096;
+
+impl KeySet for JwkSet {
+    fn parse(json: &[u8]) -> Result<Self, String> {
+        let set = JwkSet::parse(json).map_err(|e| e.to_string())?;
+        if set.keys.is_empty() {
+            return Err("the JWKS has no usable key".to_owned());
+        }
+        Ok(set)
+    }
+
+    fn has_kid(&self, kid: &str) -> bool {
+        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
+    }
 }
 
-/// `Action=GetCallerIdentity` (SigV4-signed).
+/// Where the keys that verify an issuer's tokens come from. Identity (the same `Arc`)
+/// decides whether a cached verifier still fits: a re-fetched key set is a new `Arc`.
+enum KeySource {
+    Cluster(Arc<LocalCluster>),
+    Remote(Arc<JwkSet>),
+}
+
+impl KeySource {
+    fn same(&self, other: &KeySource) -> bool {
+        match (self, other) {
+            (Self::Cluster(a), Self::Cluster(b)) => Arc::ptr_eq(a, b),
+            (Self::Remote(a), Self::Remote(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    fn build(&self, options: VerifyOptions) -> Result<Verifier, irsa_jose::jwk::JwksError> {
+        match self {
+            Self::Cluster(cluster) => {
+                Verifier::from_public_keys(std::slice::from_ref(cluster.public_key()), options)
+            }
+            Self::Remote(keys) => Verifier::new(keys, options),
+        }
+    }
+}
+
+/// A verifier (keys parsed once) for one issuer and one provider's client IDs.
+struct CachedVerifier {
+    source: KeySource,
+    client_ids: Vec<String>,
+    verifier: Arc<Verifier>,
+}
+
+/// STS state beyond the store: the remote-issuer client and the hot-path caches.
+pub struct StsState {
+    /// The remote-issuer cache, or why its HTTPS client could not be built (a bad
+    /// `--ca-file`): then only remote issuers fail, with `IDPCommunicationError`.
+    remote: Result<RemoteIssuers<JwkSet>, String>,
+    verifiers: Mutex<HashMap<String, CachedVerifier>>,
+    policies: Mutex<HashMap<String, Arc<Policy>>>,
+}
+
+impl std::fmt::Debug for StsState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StsState").finish_non_exhaustive()
+    }
+}
+
+/// The [`StsState`] of each live [`AppState`]. `AppState` belongs to the server skeleton;
+/// this side table keeps STS's caches next to it without a field there. Entries whose
+/// `AppState` is gone are dropped on the next lookup.
+static REGISTRY: Mutex<Vec<(Weak<AppState>, Arc<StsState>)>> = Mutex::new(Vec::new());
+
+/// The STS state that belongs to `state`, created on first use from its settings.
+pub fn sts_state(state: &SharedState) -> Arc<StsState> {
+    let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, sts)) = registry
+        .iter()
+        .find(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(state)))
+    {
+        return Arc::clone(sts);
+    }
+    registry.retain(|(weak, _)| weak.strong_count() > 0);
+    let sts = Arc::new(StsState::new(state.settings.remote_issuer.clone()));
+    registry.push((Arc::downgrade(state), Arc::clone(&sts)));
+    sts
+}
+
+impl StsState {
+    /// STS state that fetches remote issuers as `config` says (`--ca-file`, timeout).
+    pub fn new(config: RemoteIssuerConfig) -> Self {
+        let remote = RemoteIssuers::new(config).map_err(|e| {
+            tracing::error!(error = %e, "remote issuers cannot be reached");
+            e.to_string()
+        });
+        Self {
+            remote,
+            verifiers: Mutex::new(HashMap::new()),
+            policies: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The verifier for `issuer` with `source`'s keys and the provider's client IDs as the
+    /// accepted audiences.
+    fn verifier(
+        &self,
+        issuer: &str,
+        source: KeySource,
+        client_ids: &[String],
+    ) -> Result<Arc<Verifier>, AwsError> {
+        let mut cache = self
+            .verifiers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(cached) = cache.get(issuer)
+            && cached.source.same(&source)
+            && cached.client_ids == client_ids
+        {
+            return Ok(Arc::clone(&cached.verifier));
+        }
+        let options = VerifyOptions {
+            issuer: issuer.to_owned(),
+            audiences: client_ids.to_vec(),
+            leeway_secs: TOKEN_LEEWAY_SECONDS,
+            now: None,
+        };
+        let verifier = Arc::new(source.build(options).map_err(|e| {
+            tracing::info!(issuer, error = %e, "the issuer's key set is unusable");
+            invalid_token(NO_KEY)
+        })?);
+        cache.insert(
+            issuer.to_owned(),
+            CachedVerifier {
+                source,
+                client_ids: client_ids.to_vec(),
+                verifier: Arc::clone(&verifier),
+            },
+        );
+        Ok(verifier)
+    }
+
+    /// The parsed trust policy for `document` (parsed once per distinct document).
+    fn policy(&self, document: &str) -> Result<Arc<Policy>, irsa_policy::PolicyError> {
+        let mut cache = self.policies.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(policy) = cache.get(document) {
+            return Ok(Arc::clone(policy));
+        }
+        let policy = Arc::new(Policy::parse_trust_policy(document)?);
+        if cache.len() >= MAX_CACHED_POLICIES {
+            cache.clear();
+        }
+        cache.insert(document.to_owned(), Arc::clone(&policy));
+        Ok(policy)
+    }
+}
+
+fn invalid_token(message: impl Into<String>) -> AwsError {
+    AwsError::new(StatusCode::BAD_REQUEST, "InvalidIdentityToken", message)
+}
+
+fn access_denied() -> AwsError {
+    AwsError::new(StatusCode::FORBIDDEN, "AccessDenied", NOT_AUTHORIZED)
+}
+
+/// The validated parameters of one `AssumeRoleWithWebIdentity` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeParams {
+    /// `RoleArn`, parsed.
+    pub role_arn: RoleArn,
+    /// `RoleSessionName`.
+    pub session_name: String,
+    /// `WebIdentityToken`, trailing whitespace removed.
+    pub token: String,
+    /// `DurationSeconds`, or the default.
+    pub duration_seconds: u32,
+}
+
+/// One constraint violation, worded as AWS's `ValidationError` lists them.
+fn violation(value: Option<&str>, member: &str, constraint: &str) -> String {
+    match value {
+        Some(v) => format!("Value '{v}' at '{member}' failed to satisfy constraint: {constraint}"),
+        None => format!("Value at '{member}' failed to satisfy constraint: {constraint}"),
+    }
+}
+
+fn null_violation(member: &str) -> String {
+    format!("Value null at '{member}' failed to satisfy constraint: Member must not be null")
+}
+
+fn length_violations(
+    out: &mut Vec<String>,
+    shown: Option<&str>,
+    len: usize,
+    member: &str,
+    min: usize,
+    max: usize,
+) {
+    if len < min {
+        out.push(violation(
+            shown,
+            member,
+            &format!("Member must have length greater than or equal to {min}"),
+        ));
+    }
+    if len > max {
+        out.push(violation(
+            shown,
+            member,
+            &format!("Member must have length less than or equal to {max}"),
+        ));
+    }
+}
+
+fn is_session_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
+}
+
+fn is_arn_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
+}
+
+fn is_policy_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}')
+}
+
+/// Checks the parameters in the model's member order; every violation is reported at once.
+pub fn validate_params(req: &QueryRequest) -> Result<AssumeParams, AwsError> {
+    let mut errors = Vec::new();
+
+    let role_arn = req.param("RoleArn");
+    match role_arn {
+        None => errors.push(null_violation("roleArn")),
+        Some(arn) => {
+            length_violations(
+                &mut errors,
+                Some(arn),
+                arn.chars().count(),
+                "roleArn",
+                20,
+                2048,
+            );
+            if !arn.chars().all(is_arn_char) {
+                errors.push(violation(Some(arn), "roleArn", ARN_PATTERN));
+            }
+        }
+    }
+
+    let session = req.param("RoleSessionName");
+    match session {
+        None => errors.push(null_violation("roleSessionName")),
+        Some(name) => {
+            length_violations(
+                &mut errors,
+                Some(name),
+                name.chars().count(),
+                "roleSessionName",
+                2,
+                64,
+            );
+            if !name.chars().all(is_session_name_char) {
+                errors.push(violation(
+                    Some(name),
+                    "roleSessionName",
+                    &format!(
+                        "Member must satisfy regular expression pattern: {SESSION_NAME_PATTERN}"
+                    ),
+                ));
+            }
+        }
+    }
+
+    // The token is sensitive: its value is never echoed.
+    let token = req.param("WebIdentityToken");
+    match token {
+        None => errors.push(null_violation("webIdentityToken")),
+        Some(t) => length_violations(
+            &mut errors,
+            None,
+            t.chars().count(),
+            "webIdentityToken",
+            4,
+            irsa_jose::verify::MAX_TOKEN_LEN,
+        ),
+    }
+
+    if let Some(policy) = req.param("Policy") {
+        length_violations(
+            &mut errors,
+            None,
+            policy.chars().count(),
+            "policy",
+            1,
+            POLICY_MAX_LEN,
+        );
+        if !policy.chars().all(is_policy_char) {
+            errors.push(violation(None, "policy", POLICY_PATTERN));
+        }
+    }
+
+    let mut duration_seconds = DEFAULT_DURATION_SECONDS;
+    if let Some(d) = req.param("DurationSeconds") {
+        match d.parse::<i64>() {
+            Ok(n) if n < i64::from(MIN_DURATION_SECONDS) => errors.push(violation(
+                Some(d),
+                "durationSeconds",
+                &format!("Member must have value greater than or equal to {MIN_DURATION_SECONDS}"),
+            )),
+            Ok(n) if n > i64::from(MAX_DURATION_SECONDS) => errors.push(violation(
+                Some(d),
+                "durationSeconds",
+                &format!("Member must have value less than or equal to {MAX_DURATION_SECONDS}"),
+            )),
+            Ok(n) => duration_seconds = u32::try_from(n).unwrap_or(DEFAULT_DURATION_SECONDS),
+            Err(_) => errors.push(violation(
+                Some(d),
+                "durationSeconds",
+                "Member must be an integer",
+            )),
+        }
+    }
+
+    let (Some(role_arn), Some(session), Some(token), true) =
+        (role_arn, session, token, errors.is_empty())
+    else {
+        let count = errors.len();
+        let noun = if count == 1 { "error" } else { "errors" };
+        return Err(AwsError::validation(format!(
+            "{count} validation {noun} detected: {}",
+            errors.join("; ")
+        )));
+    };
+
+    // Parameters an OIDC web identity call cannot use here.
+    if req.param("ProviderId").is_some() {
+        return Err(AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValue",
+            "ProviderId is only for OAuth 2.0 access tokens of www.amazon.com or graph.facebook.com; do not specify it for OpenID Connect ID tokens",
+        ));
+    }
+    if req.has_list("PolicyArns") {
+        return Err(AwsError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValue",
+            "PolicyArns cannot be used with irsa local: its IAM has no managed policies",
+        ));
+    }
+    if let Some(policy) = req.param("Policy") {
+        // A session policy only narrows the session, and irsa local authorises no other
+        // service, so it is checked with IAM's grammar and not kept.
+        Policy::parse(policy).map_err(|e| AwsError::malformed_policy(e.to_string()))?;
+    }
+
+    let role_arn = RoleArn::parse(role_arn)
+        .map_err(|_| AwsError::validation(format!("{role_arn} is invalid")))?;
+    Ok(AssumeParams {
+        role_arn,
+        session_name: session.to_owned(),
+        token: token
+            .trim_end_matches(|c: char| c.is_ascii_whitespace())
+            .to_owned(),
+        duration_seconds,
+    })
+}
+
+fn token_error(error: &VerifyError) -> AwsError {
+    let status = StatusCode::BAD_REQUEST;
+    AwsError::new(status, error.sts_error_code().as_str(), error.sts_message())
+}
+
+fn remote_error(issuer: &str, error: &RemoteIssuerError) -> AwsError {
+    tracing::info!(issuer, error = %error, "cannot get the verification keys of a remote issuer");
+    match error.sts_code() {
+        "IDPCommunicationError" => idp_communication_error(issuer),
+        _ => invalid_token(NO_KEY),
+    }
+}
+
+fn idp_communication_error(issuer: &str) -> AwsError {
+    AwsError::new(
+        StatusCode::BAD_REQUEST,
+        "IDPCommunicationError",
+        format!("Could not communicate with the identity provider {issuer}"),
+    )
+}
+
+/// A timestamp as STS writes `Expiration`: ISO 8601 UTC, second precision, `Z`.
+pub fn iso8601(unix_seconds: i64) -> String {
+    jiff::Timestamp::from_second(unix_seconds)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// The condition keys STS sets for a verified web identity token (reference §3.4).
+fn request_context(
+    provider: &Provider,
+    verified: &VerifiedToken,
+    session_name: &str,
+    now: i64,
+) -> RequestContext {
+    let url = provider.url.as_str();
+    let mut ctx = RequestContext::web_identity(
+        &provider.arn(),
+        url,
+        &verified.subject,
+        &verified.matched_audience,
+    )
+    .with_value("sts:RoleSessionName", session_name)
+    .with_value("aws:CurrentTime", iso8601(now))
+    .with_value("aws:EpochTime", now.to_string());
+    // `amr` is multivalued (string or array of strings in the token).
+    match verified.claims.get("amr") {
+        Some(Value::String(one)) => ctx = ctx.with_values(format!("{url}:amr"), [one.as_str()]),
+        Some(Value::Array(many)) => {
+            ctx = ctx.with_values(format!("{url}:amr"), many.iter().filter_map(Value::as_str));
+        }
+        _ => {}
+    }
+    if let Some(Value::String(azp)) = verified.claims.get("azp") {
+        ctx = ctx.with_value(format!("{url}:azp"), azp.as_str());
+    }
+    ctx
+}
+
+/// Runs the whole check and, when everything passes, stores the session and returns the
+/// `AssumeRoleWithWebIdentityResult` XML.
+async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsError> {
+    let params = validate_params(req)?;
+    let sts = sts_state(state);
+    let now = state.clock.now();
+
+    // The token's shape and alg; its claims are not trusted until the signature verifies,
+    // they only select the provider and the keys.
+    let unverified = decode_unverified(&params.token).map_err(|e| token_error(&e))?;
+    let issuer = unverified
+        .issuer()
+        .ok_or_else(|| token_error(&VerifyError::MissingIssuer))?
+        .to_owned();
+    let account = params.role_arn.account().as_str();
+    let provider = state.store.find_provider(account, &issuer).ok_or_else(|| {
+        invalid_token(format!(
+            "No OpenIDConnect provider found in your account for {issuer}"
+        ))
+    })?;
+
+    let source = match state.clusters.by_issuer(&issuer) {
+        Some(cluster) => KeySource::Cluster(cluster),
+        None => {
+            let kid = unverified.header.get("kid").and_then(Value::as_str);
+            let remote = sts.remote.as_ref().map_err(|reason| {
+                tracing::info!(issuer, reason, "remote issuers are not available");
+                idp_communication_error(&issuer)
+            })?;
+            let keys = remote
+                .keys(&issuer, kid)
+                .await
+                .map_err(|e| remote_error(&issuer, &e))?;
+            KeySource::Remote(keys)
+        }
+    };
+    let verifier = sts.verifier(&issuer, source, &provider.client_ids)?;
+    let verified = verifier
+        .verify_at(&params.token, now)
+        .map_err(|e| token_error(&e))?;
+
+    // The caller has proven who they are: now the role and its trust policy.
+    let role = state
+        .store
+        .get_role(account, params.role_arn.name().as_str())
+        .filter(|role| role.path == params.role_arn.path().as_str())
+        .ok_or_else(|| {
+            tracing::info!(role = %params.role_arn, "AssumeRoleWithWebIdentity denied: no such role");
+            access_denied()
+        })?;
+    let policy = sts.policy(&role.assume_role_policy_document).map_err(|e| {
+        tracing::warn!(role = %params.role_arn, error = %e, "the role's trust policy does not parse");
+        access_denied()
+    })?;
+    let ctx = request_context(&provider, &verified, &params.session_name, now);
+    if !policy.evaluate(&ctx).is_allowed() {
+        let explanation = policy.evaluate_explained(&ctx);
+        tracing::info!(
+            role = %params.role_arn,
+            subject = %verified.subject,
+            "AssumeRoleWithWebIdentity denied by the trust policy: {explanation}"
+        );
+        return Err(access_denied());
+    }
+    if params.duration_seconds > role.max_session_duration {
+        return Err(AwsError::validation(
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
+        ));
+    }
+
+    let partition = params.role_arn.partition();
+    let session = Session {
+        access_key_id: ids::session_access_key_id(),
+        secret_access_key: ids::secret_access_key(),
+        session_token: ids::session_token(),
+        account: role.account.clone(),
+        role_arn: role.arn(),
+        assumed_role_arn: format!(
+            "arn:{partition}:sts::{}:assumed-role/{}/{}",
+            role.account, role.name, params.session_name
+        ),
+        assumed_role_id: format!("{}:{}", role.role_id, params.session_name),
+        session_name: params.session_name,
+        subject: verified.subject,
+        provider_arn: provider.arn(),
+        audience: verified.matched_audience,
+        expiration: now + i64::from(params.duration_seconds),
+    };
+    let mut b = xml::XmlBuilder::new();
+    b.text("Audience", &session.audience)
+        .open("AssumedRoleUser")
+        .text("AssumedRoleId", &session.assumed_role_id)
+        .text("Arn", &session.assumed_role_arn)
+        .close("AssumedRoleUser")
+        .text("Provider", &session.provider_arn)
+        .open("Credentials")
+        .text("AccessKeyId", &session.access_key_id)
+        .text("SecretAccessKey", &session.secret_access_key)
+        .text("SessionToken", &session.session_token)
+        .text("Expiration", &iso8601(session.expiration))
+        .close("Credentials")
+        .text("SubjectFromWebIdentityToken", &session.subject);
+    let result = b.finish();
+    let (arn, subject) = (session.assumed_role_arn.clone(), session.subject.clone());
+    state.store.put_session(session).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot store an STS session");
+        AwsError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        )
+    })?;
+    tracing::debug!(%arn, %subject, "AssumeRoleWithWebIdentity");
+    Ok(result)
+}
+
+/// `Action=AssumeRoleWithWebIdentity` (unsigned; any `Authorization` header is ignored).
+pub async fn assume_role_with_web_identity(state: &SharedState, req: &QueryRequest) -> Response {
+    match assume(state, req).await {
+        Ok(result) => xml::success(
+            "AssumeRoleWithWebIdentity",
+            STS_NAMESPACE,
+            Some(&result),
+            &req.request_id,
+        ),
+        Err(e) => e.to_response(STS_NAMESPACE, &req.request_id),
+    }
+}
+
+/// `Action=GetCallerIdentity` (SigV4-signed): who signed the request.
 pub async fn get_caller_identity(state: &SharedState, req: &QueryRequest) -> Response {
     match state.authenticate(req, "sts") {
         Ok(caller) => {
+            let user_id = match &caller {
+                Caller::Root { account, .. } => account.clone(),
+                Caller::Session(session) => session.assumed_role_id.clone(),
+            };
             let mut b = xml::XmlBuilder::new();
             b.text("Arn", &caller.arn())
-                .text("UserId", caller.account())
+                .text("UserId", &user_id)
                 .text("Account", caller.account());
-            xml::success("GetCallerIdentity", STS_NAMESPACE, Some(&b.finish()), &req.request_id)
+            xml::success(
+                "GetCallerIdentity",
+                STS_NAMESPACE,
+                Some(&b.finish()),
+                &req.request_id,
+            )
         }
         Err(e) => e.to_response(STS_NAMESPACE, &req.request_id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use aws_credential_types::Credentials;
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    use axum::body::Bytes;
+    use http::{HeaderMap, HeaderValue, Method, Uri};
+
+    use super::*;
+    use crate::config::{BootstrapOptions, Config, bootstrap};
+    use crate::state::Clock;
+
+    const T0: i64 = 1_764_365_789; // 2025-11-28T21:36:29Z
+    const ROLE: &str = "arn:aws:iam::000000000000:role/demo-app";
+
+    fn query(params: &[(&str, &str)]) -> QueryRequest {
+        let body = serde_urlencoded::to_string(params).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        headers.insert(
+            http::header::HOST,
+            HeaderValue::from_static("127.0.0.1:8787"),
+        );
+        QueryRequest {
+            request_id: "rid".into(),
+            method: Method::POST,
+            uri: Uri::from_static("/"),
+            headers,
+            body: Bytes::from(body),
+            params: params
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    fn assume_params<'a>(token: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut p = vec![
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("Version", "2011-06-15"),
+            ("RoleArn", ROLE),
+            ("RoleSessionName", "unit"),
+            ("WebIdentityToken", token),
+        ];
+        for (k, v) in extra {
+            p.retain(|(key, _)| key != k);
+            p.push((k, v));
+        }
+        p
+    }
+
+    fn validation_message(params: &[(&str, &str)]) -> String {
+        let err = validate_params(&query(params)).unwrap_err();
+        assert_eq!(err.code, "ValidationError", "{err}");
+        err.message
+    }
+
+    #[test]
+    fn session_name_rules_with_aws_texts() {
+        let msg = validation_message(&assume_params("abcd", &[("RoleSessionName", "a:b")]));
+        assert_eq!(
+            msg,
+            r"1 validation error detected: Value 'a:b' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\w+=,.@-]*"
+        );
+        let long = "s".repeat(65);
+        let msg = validation_message(&assume_params("abcd", &[("RoleSessionName", &long)]));
+        assert!(
+            msg.ends_with("Member must have length less than or equal to 64"),
+            "{msg}"
+        );
+        // Non-ASCII letters are not `\w` in Java's regex.
+        let msg = validation_message(&assume_params("abcd", &[("RoleSessionName", "sessión")]));
+        assert!(msg.contains("regular expression"), "{msg}");
+        let ok = validate_params(&query(&assume_params(
+            "abcd",
+            &[("RoleSessionName", "a_Z9+=,.@-")],
+        )))
+        .unwrap();
+        assert_eq!(ok.session_name, "a_Z9+=,.@-");
+    }
+
+    #[test]
+    fn several_violations_are_listed_together_without_the_token() {
+        let secret_token = "x".repeat(20_001);
+        let msg = validation_message(&[
+            ("RoleArn", ROLE),
+            ("WebIdentityToken", &secret_token),
+            ("DurationSeconds", "50000"),
+        ]);
+        assert!(msg.starts_with("3 validation errors detected: "), "{msg}");
+        assert!(msg.contains("Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"), "{msg}");
+        assert!(msg.contains("Value at 'webIdentityToken' failed to satisfy constraint: Member must have length less than or equal to 20000"), "{msg}");
+        assert!(msg.contains("Value '50000' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200"), "{msg}");
+        assert!(!msg.contains("xxxx"), "the token is never echoed");
+    }
+
+    #[test]
+    fn duration_bounds_and_default() {
+        let p = validate_params(&query(&assume_params("abcd", &[]))).unwrap();
+        assert_eq!(p.duration_seconds, 3600);
+        let p = validate_params(&query(&assume_params(
+            "abcd",
+            &[("DurationSeconds", "900")],
+        )))
+        .unwrap();
+        assert_eq!(p.duration_seconds, 900);
+        let msg = validation_message(&assume_params("abcd", &[("DurationSeconds", "899")]));
+        assert!(
+            msg.ends_with("Member must have value greater than or equal to 900"),
+            "{msg}"
+        );
+        let msg = validation_message(&assume_params("abcd", &[("DurationSeconds", "1h")]));
+        assert!(msg.contains("'durationSeconds'"), "{msg}");
+    }
+
+    #[test]
+    fn malformed_role_arn_and_unsupported_parameters() {
+        let msg = validation_message(&assume_params(
+            "abcd",
+            &[("RoleArn", "nothing-valid-in-here")],
+        ));
+        assert_eq!(msg, "nothing-valid-in-here is invalid");
+        let err = validate_params(&query(&assume_params(
+            "abcd",
+            &[("ProviderId", "www.amazon.com")],
+        )))
+        .unwrap_err();
+        assert_eq!(err.code, "InvalidParameterValue");
+        let err = validate_params(&query(&assume_params("abcd", &[("Policy", "{not json")])))
+            .unwrap_err();
+        assert_eq!(err.code, "MalformedPolicyDocument");
+    }
+
+    #[test]
+    fn trailing_whitespace_of_the_token_is_dropped() {
+        let p = validate_params(&query(&assume_params("a.b.c\r\n", &[]))).unwrap();
+        assert_eq!(p.token, "a.b.c");
+    }
+
+    #[test]
+    fn expiration_is_second_precision_utc() {
+        assert_eq!(iso8601(T0), "2025-11-28T21:36:29Z");
+    }
+
+    async fn demo_state(clock: Clock) -> (SharedState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let booted = bootstrap(BootstrapOptions {
+            data_dir: dir.path().to_path_buf(),
+            config: Some(Config::demo()),
+            clock,
+            ..BootstrapOptions::default()
+        })
+        .await
+        .unwrap();
+        (booted.state, dir)
+    }
+
+    fn demo_token(state: &SharedState, service_account: &str, now: i64) -> String {
+        state
+            .clusters
+            .get("demo")
+            .unwrap()
+            .mint("default", service_account, "sts.amazonaws.com", 3600, now)
+            .unwrap()
+    }
+
+    async fn body(response: Response) -> (StatusCode, String) {
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    fn element<'a>(xml: &'a str, name: &str) -> &'a str {
+        maybe_element(xml, name).unwrap_or_else(|| panic!("no <{name}> in {xml}"))
+    }
+
+    fn maybe_element<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+        let open = format!("<{name}>");
+        let start = xml.find(&open)? + open.len();
+        let end = xml[start..].find(&format!("</{name}>"))? + start;
+        Some(&xml[start..end])
+    }
+
+    /// A `GetCallerIdentity` signed with aws-sigv4 at `at`.
+    fn signed_get_caller_identity(
+        akid: &str,
+        secret: &str,
+        token: Option<&str>,
+        at: i64,
+    ) -> QueryRequest {
+        let body = "Action=GetCallerIdentity&Version=2011-06-15";
+        let uri = "http://127.0.0.1:8787/";
+        let headers = [
+            ("host", "127.0.0.1:8787"),
+            (
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
+        ];
+        let identity = Credentials::new(akid, secret, token.map(str::to_owned), None, "t").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("eu-west-1")
+            .name("sts")
+            .time(UNIX_EPOCH + Duration::from_secs(u64::try_from(at).unwrap()))
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            uri,
+            headers.iter().copied(),
+            SignableBody::Bytes(body.as_bytes()),
+        )
+        .unwrap();
+        let mut req = http::Request::builder().method("POST").uri(uri);
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        let mut req = req.body(body.to_owned()).unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+        let (parts, body) = req.into_parts();
+        QueryRequest {
+            request_id: "rid".into(),
+            method: parts.method,
+            uri: Uri::from_static("/"),
+            headers: parts.headers,
+            body: Bytes::from(body),
+            params: [("Action", "GetCallerIdentity"), ("Version", "2011-06-15")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn assume_then_get_caller_identity_until_the_session_expires() {
+        let clock = Clock::fixed(T0);
+        let (state, _dir) = demo_state(clock.clone()).await;
+        let token = demo_token(&state, "demo-app", T0);
+        let req = query(&assume_params(&token, &[("DurationSeconds", "900")]));
+        let (status, xml) = body(assume_role_with_web_identity(&state, &req).await).await;
+        assert_eq!(status, StatusCode::OK, "{xml}");
+        assert!(xml.starts_with("<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleWithWebIdentityResult><Audience>sts.amazonaws.com</Audience><AssumedRoleUser>"), "{xml}");
+        assert_eq!(element(&xml, "Expiration"), "2025-11-28T21:51:29Z");
+        assert_eq!(
+            element(&xml, "Arn"),
+            "arn:aws:sts::000000000000:assumed-role/demo-app/unit"
+        );
+        let akid = element(&xml, "AccessKeyId").to_owned();
+        let secret = element(&xml, "SecretAccessKey").to_owned();
+        let session_token = element(&xml, "SessionToken").to_owned();
+
+        let req = signed_get_caller_identity(&akid, &secret, Some(&session_token), T0 + 10);
+        clock.set(T0 + 10);
+        let (status, xml) = body(get_caller_identity(&state, &req).await).await;
+        assert_eq!(status, StatusCode::OK, "{xml}");
+        assert_eq!(
+            element(&xml, "Arn"),
+            "arn:aws:sts::000000000000:assumed-role/demo-app/unit"
+        );
+        assert!(element(&xml, "UserId").ends_with(":unit"));
+        assert!(element(&xml, "UserId").starts_with("AROA"));
+        assert_eq!(element(&xml, "Account"), "000000000000");
+
+        // After the session's expiry, the same credentials are ExpiredToken.
+        clock.set(T0 + 901);
+        let req = signed_get_caller_identity(&akid, &secret, Some(&session_token), T0 + 901);
+        let (status, xml) = body(get_caller_identity(&state, &req).await).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{xml}");
+        assert_eq!(element(&xml, "Code"), "ExpiredToken");
+    }
+
+    #[tokio::test]
+    async fn root_credentials_are_the_root_arn() {
+        let (state, _dir) = demo_state(Clock::fixed(T0)).await;
+        let req = signed_get_caller_identity("test", "test", None, T0);
+        let (status, xml) = body(get_caller_identity(&state, &req).await).await;
+        assert_eq!(status, StatusCode::OK, "{xml}");
+        assert_eq!(element(&xml, "Arn"), "arn:aws:iam::000000000000:root");
+        assert_eq!(element(&xml, "UserId"), "000000000000");
+    }
+
+    #[tokio::test]
+    async fn token_errors_follow_the_reference_order() {
+        let (state, _dir) = demo_state(Clock::fixed(T0)).await;
+        let call = |token: String, role: &'static str| {
+            let state = state.clone();
+            async move {
+                let req = query(&assume_params(&token, &[("RoleArn", role)]));
+                let (status, xml) = body(assume_role_with_web_identity(&state, &req).await).await;
+                (
+                    status,
+                    maybe_element(&xml, "Code").unwrap_or_default().to_owned(),
+                    maybe_element(&xml, "Message")
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            }
+        };
+        let good = demo_token(&state, "demo-app", T0);
+
+        // Expired beyond the 300 s of skew, and just inside it.
+        let old = demo_token(&state, "demo-app", T0 - 3600 - 301);
+        let (status, code, message) = call(old, ROLE).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, "ExpiredTokenException")
+        );
+        assert_eq!(
+            message,
+            format!(
+                "Token expired: current date/time {T0} must be before the expiration date/time {}",
+                T0 - 301
+            )
+        );
+        let (status, _, _) = call(demo_token(&state, "demo-app", T0 - 3600 - 299), ROLE).await;
+        assert_eq!(status, StatusCode::OK);
+
+        // Another account has no provider for the issuer.
+        let (status, code, message) =
+            call(good.clone(), "arn:aws:iam::111122223333:role/demo-app").await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, "InvalidIdentityToken")
+        );
+        assert!(message.starts_with("No OpenIDConnect provider found in your account for https://s3.eu-west-1.amazonaws.com/000000000000-g8s-demo-oidc-pod-identity"), "{message}");
+
+        // Missing role and denied subject: the same answer.
+        let missing = call(good.clone(), "arn:aws:iam::000000000000:role/nope").await;
+        let denied = call(demo_token(&state, "intruder", T0), ROLE).await;
+        assert_eq!(missing, denied);
+        assert_eq!(
+            missing,
+            (
+                StatusCode::FORBIDDEN,
+                "AccessDenied".to_owned(),
+                NOT_AUTHORIZED.to_owned()
+            )
+        );
+        // A role path that is not the role's is a missing role.
+        let (status, code, _) = call(good, "arn:aws:iam::000000000000:role/team/demo-app").await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::FORBIDDEN, "AccessDenied")
+        );
+    }
+
+    #[tokio::test]
+    async fn duration_over_the_role_maximum_is_checked_after_authorisation() {
+        let (state, _dir) = demo_state(Clock::fixed(T0)).await;
+        let token = demo_token(&state, "demo-app", T0);
+        let req = query(&assume_params(&token, &[("DurationSeconds", "3601")]));
+        let (status, xml) = body(assume_role_with_web_identity(&state, &req).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            element(&xml, "Message"),
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+        );
+        // For a caller the trust policy denies, the answer reveals nothing about the role.
+        let intruder = demo_token(&state, "intruder", T0);
+        let req = query(&assume_params(&intruder, &[("DurationSeconds", "3601")]));
+        let (status, _) = body(assume_role_with_web_identity(&state, &req).await).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn amr_and_session_name_are_condition_keys() {
+        let (state, _dir) = demo_state(Clock::fixed(T0)).await;
+        let provider = state.store.all_providers().into_iter().next().unwrap();
+        let verified = VerifiedToken {
+            algorithm: irsa_jose::Algorithm::RS256,
+            kid: None,
+            header: serde_json::Map::new(),
+            claims: serde_json::json!({"amr": ["authenticated", "mfa"], "azp": "client"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            issuer: provider.issuer_url(),
+            subject: "system:serviceaccount:default:demo-app".into(),
+            audiences: vec!["sts.amazonaws.com".into()],
+            matched_audience: "sts.amazonaws.com".into(),
+            expires_at: T0 + 60,
+            not_before: None,
+            issued_at: None,
+        };
+        let ctx = request_context(&provider, &verified, "sess", T0);
+        let url = &provider.url;
+        assert_eq!(
+            ctx.values(&format!("{url}:AMR")).unwrap(),
+            ["authenticated".to_owned(), "mfa".to_owned()]
+        );
+        assert_eq!(
+            ctx.values(&format!("{url}:azp")).unwrap(),
+            ["client".to_owned()]
+        );
+        assert_eq!(
+            ctx.values(&format!("{url}:sub")).unwrap(),
+            std::slice::from_ref(&verified.subject)
+        );
+        assert_eq!(
+            ctx.values("sts:RoleSessionName").unwrap(),
+            ["sess".to_owned()]
+        );
+        assert_eq!(
+            ctx.values("aws:FederatedProvider").unwrap(),
+            [provider.arn()]
+        );
     }
 }
