@@ -191,7 +191,12 @@ pub(crate) fn parse_date_millis(s: &str) -> Option<i128> {
     let year: i64 = d.next()?.parse().ok()?;
     let month: u32 = d.next().map_or(Some(1), |m| m.parse().ok())?;
     let day: u32 = d.next().map_or(Some(1), |m| m.parse().ok())?;
-    if d.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    // AWS's own bounds on the year; also keeps the arithmetic below far from overflow.
+    if d.next().is_some()
+        || !(-292_275_054..=292_278_993).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+    {
         return None;
     }
     // Split off the zone designator.
@@ -203,6 +208,9 @@ pub(crate) fn parse_date_millis(s: &str) -> Option<i128> {
         let mut z = zone.get(1..)?.split(':');
         let zh: i64 = z.next()?.parse().ok()?;
         let zm: i64 = z.next().map_or(Some(0), |m| m.parse().ok())?;
+        if !(0..=23).contains(&zh) || !(0..=59).contains(&zm) {
+            return None;
+        }
         (clock, sign * (zh * 3600 + zm * 60))
     } else {
         (time_part, 0)
@@ -221,7 +229,12 @@ pub(crate) fn parse_date_millis(s: &str) -> Option<i128> {
             (whole.parse().ok()?, frac3.parse().ok()?)
         }
     };
-    if t.next().is_some() || hour > 23 || minute > 59 || sec > 60 {
+    let in_range = (0..=23).contains(&hour)
+        && (0..=59).contains(&minute)
+        && (0..=60).contains(&sec)
+        && (0..1000).contains(&millis)
+        && (-86_400..=86_400).contains(&offset_secs);
+    if t.next().is_some() || !in_range {
         return None;
     }
     let days = days_from_civil(year, month, day);
@@ -1262,6 +1275,24 @@ mod tests {
         assert_eq!(parse_date_millis("2020-13-01"), None);
         assert_eq!(parse_date_millis("garbage"), None);
         assert_eq!(parse_date_millis("10"), Some(10_000));
+    }
+
+    #[test]
+    fn date_parser_rejects_out_of_range_without_overflow() {
+        assert_eq!(parse_date_millis("99999999999-01-01"), None);
+        assert_eq!(parse_date_millis("2020-01-01T10:-5:00Z"), None);
+        assert_eq!(
+            parse_date_millis("2020-01-01T10:00:00+99999999999:00"),
+            None
+        );
+        assert!(parse_date_millis("292278993-12-31T23:59:59Z").is_some());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn date_parser_never_panics(s in "[0-9Tt:.+Zz-]{0,40}") {
+            let _ = parse_date_millis(&s);
+        }
     }
 
     #[test]
