@@ -8,6 +8,29 @@
 //!
 //! Every validation failure is an [`error::InvalidValue`] naming the input, the value and
 //! the rule it broke.
+//!
+//! ```
+//! use irsa_core::aws::{AccountId, Region};
+//! use irsa_core::issuer::{ClusterId, ClusterIssuer, SUB};
+//! use irsa_core::k8s::SubjectPattern;
+//! use irsa_core::trust_policy::TrustPolicyRequest;
+//!
+//! let account = AccountId::parse("123456789012")?;
+//! let region = Region::parse("eu-west-1")?;
+//! let issuer = ClusterIssuer::s3(&account, &region, &ClusterId::parse("abc12")?);
+//! assert_eq!(issuer.bucket(), Some("123456789012-g8s-abc12-oidc-pod-identity"));
+//! assert_eq!(
+//!     issuer.condition_key(SUB),
+//!     "s3.eu-west-1.amazonaws.com/123456789012-g8s-abc12-oidc-pod-identity:sub"
+//! );
+//! let subjects = vec![SubjectPattern::new("default", "s3-access")?];
+//! let policy = TrustPolicyRequest::new(issuer.clone(), account, subjects).build()?;
+//! assert!(policy.to_json_compact().contains(&issuer.condition_key("aud")));
+//!
+//! let err = AccountId::parse("1234").unwrap_err().for_input("--account");
+//! assert_eq!(err.to_string(), "--account must be 12 digits, got '1234'");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 /// String conversions for a validated value type.
 ///
