@@ -32,7 +32,7 @@ enum Command {
     /// Show the JSON Patch the webhook would apply to a pod, offline.
     Mutate(cmd::mutate::Args),
     /// Run the pod identity mutating admission webhook.
-    Webhook(cmd::webhook::Args),
+    Webhook(Box<cmd::webhook::Args>),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +43,6 @@ fn main() -> ExitCode {
         Command::Token(command) => cmd::token::run(command),
         Command::Local(args) => cmd::local::run(args),
         Command::Mutate(args) => cmd::mutate::run(args),
-        Command::Webhook(args) => cmd::webhook::run(args),
+        Command::Webhook(args) => cmd::webhook::run(*args),
     }
 }
