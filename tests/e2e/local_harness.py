@@ -60,7 +60,8 @@ def free_port() -> int:
 
 def clean_env(home: Path) -> dict:
     """The process environment without any AWS setting, with HOME isolated."""
-    env = {k: v for k, v in os.environ.items() if k not in _AMBIENT}
+    env = {k: v for k, v in os.environ.items()
+           if k not in _AMBIENT and not k.startswith("IRSA_LOCAL_")}
     env["HOME"] = str(home)
     env["AWS_EC2_METADATA_DISABLED"] = "true"  # never wait on IMDS in a test
     env["PATH"] = f"{REPO / '.venv' / 'bin'}{os.pathsep}{env.get('PATH', '')}"
@@ -80,7 +81,7 @@ class StsError:
 class StsAnswer:
     status: int
     body: str
-    headers: dict
+    headers: object  # http.client.HTTPMessage: case-insensitive .get()
 
     def root(self) -> ET.Element:
         return ET.fromstring(self.body)
@@ -200,9 +201,9 @@ class LocalServer:
                                          headers=hdrs)
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
-                return StsAnswer(resp.status, resp.read().decode(), dict(resp.headers))
+                return StsAnswer(resp.status, resp.read().decode(), resp.headers)
         except urllib.error.HTTPError as e:
-            return StsAnswer(e.code, e.read().decode(), dict(e.headers))
+            return StsAnswer(e.code, e.read().decode(), e.headers)
 
     def assume(self, token: str, role_arn: str = DEMO_ROLE_ARN, session: str = "e2e-session",
                **extra) -> StsAnswer:

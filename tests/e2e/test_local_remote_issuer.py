@@ -6,7 +6,6 @@ provider answered with `IDPCommunicationError` (sts-behaviour.md §2 steps 8-9, 
 import datetime
 import http.server
 import json
-import socket
 import ssl
 import threading
 import time
@@ -120,10 +119,13 @@ class Idp:
     def issuer(self, tenant="good"):
         return f"{self.base}/{tenant}"
 
-    def token(self, tenant="good", kid="k1", sub="system:serviceaccount:default:remote-app"):
+    def token(self, tenant="good", kid="k1", sub="system:serviceaccount:default:remote-app",
+              **changes):
         now = int(time.time())
         claims = {"iss": self.issuer(tenant), "sub": sub, "aud": ["sts.amazonaws.com"],
                   "iat": now, "nbf": now, "exp": now + 3600}
+        claims.update(changes)
+        claims = {k: v for k, v in claims.items() if v is not None}
         return jwt.encode(claims, self.keys[kid], algorithm="ES256", headers={"kid": kid})
 
     def stop(self):
@@ -188,6 +190,22 @@ def test_remote_es256_issuer_is_fetched_verified_and_cached(env):
     assert idp.requests[-2:] == ["/good/.well-known/openid-configuration", "/good/keys.json"]
     assume(local, "remote-good", idp.token(sub="system:serviceaccount:default:other"))
     assert len(idp.requests) == fetched, "second call served from the cache"
+
+
+@pytest.mark.parametrize("changes, code, message", [
+    ({"aud": None}, "InvalidIdentityToken", "Missing a required claim: aud"),
+    ({"aud": "someone-else"}, "InvalidIdentityToken", "Incorrect token audience"),
+    ({"sub": None}, "InvalidIdentityToken", "Missing a required claim: sub"),
+    ({"exp": int(time.time()) - 400}, "ExpiredTokenException", None),
+    ({"exp": float(int(time.time()) + 600)}, "InvalidIdentityToken", None),
+    ({"nbf": int(time.time()) + 3600}, "InvalidIdentityToken", "Token not yet valid"),
+])
+def test_claims_of_a_correctly_signed_token(env, changes, code, message):
+    local, idp, _dead = env
+    err = error_of(lambda: assume(local, "remote-good", idp.token(**changes)))
+    assert err["Code"] == code, err
+    if message is not None:
+        assert err["Message"] == message, err
 
 
 def test_a_forged_token_for_a_remote_issuer_is_rejected(env):

@@ -181,13 +181,6 @@ def test_wrong_audience(local):
                  "Incorrect token audience")
 
 
-def test_missing_audience(local):
-    claims = valid_claims(local)
-    del claims["aud"]
-    token = forge(claims, rsa_key())
-    assert_error(local.assume(token), 400, "InvalidIdentityToken", "Missing a required claim: aud")
-
-
 def test_unknown_issuer(local):
     token = forge(valid_claims(local, iss="https://idp.unknown.example/cluster"), rsa_key())
     assert_error(local.assume(token), 400, "InvalidIdentityToken",
