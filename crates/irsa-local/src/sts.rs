@@ -22,7 +22,9 @@
 //!    made with them work, also after a restart, until they expire.
 //!
 //! Hot-path state (verifiers with parsed keys, parsed trust policies) is cached in
-//! [`StsState`]; a benchmark drives this handler at tens of thousands of calls per second.
+//! [`StsState`] (one per server, see [`sts_state`]); `scripts/bench-local` drives this
+//! handler side by side with moto. `AssumeRoleWithWebIdentity` is unsigned: an
+//! `Authorization` header that an old client sends anyway is ignored, as AWS does.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -60,6 +62,7 @@ const POLICY_PATTERN: &str =
     r"Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+";
 const POLICY_MAX_LEN: usize = 2048;
 const MAX_CACHED_POLICIES: usize = 4096;
+const MAX_VERIFIERS_PER_ISSUER: usize = 64;
 
 impl KeySet for JwkSet {
     fn parse(json: &[u8]) -> Result<Self, String> {
@@ -113,7 +116,7 @@ pub struct StsState {
     /// The remote-issuer cache, or why its HTTPS client could not be built (a bad
     /// `--ca-file`): then only remote issuers fail, with `IDPCommunicationError`.
     remote: Result<RemoteIssuers<JwkSet>, String>,
-    verifiers: Mutex<HashMap<String, CachedVerifier>>,
+    verifiers: Mutex<HashMap<String, Vec<CachedVerifier>>>,
     policies: Mutex<HashMap<String, Arc<Policy>>>,
 }
 
@@ -169,9 +172,12 @@ impl StsState {
             .verifiers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(cached) = cache.get(issuer)
-            && cached.source.same(&source)
-            && cached.client_ids == client_ids
+        // Providers of several accounts may share an issuer with different client IDs:
+        // one verifier per (issuer, client IDs).
+        let entries = cache.entry(issuer.to_owned()).or_default();
+        if let Some(cached) = entries
+            .iter()
+            .find(|c| c.client_ids == client_ids && c.source.same(&source))
         {
             return Ok(Arc::clone(&cached.verifier));
         }
@@ -185,14 +191,16 @@ impl StsState {
             tracing::info!(issuer, error = %e, "the issuer's key set is unusable");
             invalid_token(NO_KEY)
         })?);
-        cache.insert(
-            issuer.to_owned(),
-            CachedVerifier {
-                source,
-                client_ids: client_ids.to_vec(),
-                verifier: Arc::clone(&verifier),
-            },
-        );
+        // A verifier for older keys of the same client IDs is stale: replace it.
+        entries.retain(|c| c.client_ids != client_ids);
+        if entries.len() >= MAX_VERIFIERS_PER_ISSUER {
+            entries.clear();
+        }
+        entries.push(CachedVerifier {
+            source,
+            client_ids: client_ids.to_vec(),
+            verifier: Arc::clone(&verifier),
+        });
         Ok(verifier)
     }
 
@@ -1050,5 +1058,43 @@ mod tests {
             ctx.values("aws:FederatedProvider").unwrap(),
             [provider.arn()]
         );
+    }
+
+    #[tokio::test]
+    async fn audiences_are_the_client_ids_of_the_provider_in_the_roles_account() {
+        let (state, _dir) = demo_state(Clock::fixed(T0)).await;
+        let demo = state.store.all_providers().into_iter().next().unwrap();
+        // The same issuer registered in a second account, for another client ID only.
+        let other = Provider {
+            account: "111122223333".into(),
+            client_ids: vec!["other-client".into()],
+            ..demo.clone()
+        };
+        let mut role = state.store.get_role("000000000000", "demo-app").unwrap();
+        role.account = "111122223333".into();
+        role.assume_role_policy_document = role
+            .assume_role_policy_document
+            .replace("000000000000", "111122223333");
+        state
+            .store
+            .commit(vec![
+                crate::store::Write::PutProvider(other),
+                crate::store::Write::PutRole(role),
+            ])
+            .await
+            .unwrap();
+        let token = demo_token(&state, "demo-app", T0);
+        for _ in 0..2 {
+            let req = query(&assume_params(
+                &token,
+                &[("RoleArn", "arn:aws:iam::111122223333:role/demo-app")],
+            ));
+            let (status, xml) = body(assume_role_with_web_identity(&state, &req).await).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{xml}");
+            assert_eq!(element(&xml, "Message"), "Incorrect token audience");
+            let req = query(&assume_params(&token, &[]));
+            let (status, xml) = body(assume_role_with_web_identity(&state, &req).await).await;
+            assert_eq!(status, StatusCode::OK, "{xml}");
+        }
     }
 }
