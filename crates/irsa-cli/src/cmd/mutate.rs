@@ -6,11 +6,14 @@
 //! the mutated pod. It is how a user checks what the webhook will do before deploying.
 //!
 //! YAML handling: each file is read twice. First into the typed k8s-openapi object, which
-//! validates it and reports errors with line and column. Then into an untyped
-//! `serde_json::Value` for the planner, so fields the typed structs do not know survive into
+//! validates it (a pod the API server would reject, e.g. a volumeMount without `mountPath`, is
+//! refused here) and reports errors with line and column. Then into an untyped
+//! `serde_json::Value` for the planner, so fields the compiled-in types do not know survive into
 //! `--output pod`. The untyped read uses the YAML 1.2 core schema (`strict_booleans`) and keeps
-//! numbers with leading zeros as strings, so an unquoted `no`, `on` or `012` stays the string
-//! it is in Kubernetes' own YAML reading of string fields rather than turning into `false` or 10.
+//! integers with leading zeros as strings, so an unquoted `no`, `on` or `012` stays a string
+//! instead of silently becoming `false` or `10` in an env value or annotation. (kubectl's
+//! YAML 1.1 reading would turn an unquoted `on` in a boolean field into `true`; such a field
+//! keeps its text here, which only matters for fields the planner never reads.)
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -468,29 +468,31 @@ fn plan_volume(
     inj: &Injection,
     ops: &mut Vec<PatchOperation>,
 ) -> Result<(), MutationError> {
-    let mut token = Map::new();
-    if !inj.audience.is_empty() {
-        token.insert("audience".to_owned(), json!(inj.audience));
-    }
-    token.insert("expirationSeconds".to_owned(), json!(inj.expiration));
-    token.insert("path".to_owned(), json!(inj.token_path));
-    let volume = json!({
-        "name": inj.volume_name,
-        "projected": {"sources": [{"serviceAccountToken": Value::Object(token)}]},
-    });
+    let volume = || {
+        let mut token = Map::new();
+        if !inj.audience.is_empty() {
+            token.insert("audience".to_owned(), json!(inj.audience));
+        }
+        token.insert("expirationSeconds".to_owned(), json!(inj.expiration));
+        token.insert("path".to_owned(), json!(inj.token_path));
+        json!({
+            "name": inj.volume_name,
+            "projected": {"sources": [{"serviceAccountToken": Value::Object(token)}]},
+        })
+    };
     let Some(spec) = spec(pod)? else {
-        ops.push(add(pointer(&["spec"]), json!({"volumes": [volume]})));
+        ops.push(add(pointer(&["spec"]), json!({"volumes": [volume()]})));
         return Ok(());
     };
     match optional_array(spec, "volumes", "/spec")? {
-        None => ops.push(add(pointer(&["spec", "volumes"]), json!([volume]))),
+        None => ops.push(add(pointer(&["spec", "volumes"]), json!([volume()]))),
         Some(volumes) => {
             let exists = volumes
                 .iter()
                 .any(|v| v.get("name").and_then(Value::as_str) == Some(inj.volume_name.as_str()));
             if !exists {
                 // Prepended, as upstream does, so the resulting pod is identical to upstream's.
-                ops.push(add(pointer(&["spec", "volumes", "0"]), volume));
+                ops.push(add(pointer(&["spec", "volumes", "0"]), volume()));
             }
         }
     }
@@ -536,12 +538,13 @@ fn plan_container(
     ops: &mut Vec<PatchOperation>,
 ) -> Result<(), MutationError> {
     let env = optional_array(container, "env", path)?;
-    let defined: HashSet<&str> = env
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.get("name").and_then(Value::as_str))
-        .collect();
-    let any = |names: &[&str]| names.iter().any(|n| defined.contains(n));
+    // Env lists are short: a linear scan beats building a set per container.
+    let defined = |name: &str| {
+        env.into_iter()
+            .flatten()
+            .any(|e| e.get("name").and_then(Value::as_str) == Some(name))
+    };
+    let any = |names: &[&str]| names.iter().any(|n| defined(n));
     let credentials_defined = any(&[inj.credentials[0].0, inj.credentials[1].0]);
     let region_defined = any(&[ENV_REGION, ENV_DEFAULT_REGION]);
     let sts_defined = any(&[ENV_STS_REGIONAL_ENDPOINTS]);
