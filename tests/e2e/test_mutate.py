@@ -7,8 +7,10 @@ that produces the pod printed by `--output pod`.
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
+import yaml
 
 POD = """\
 apiVersion: v1
@@ -181,3 +183,36 @@ def test_service_account_that_is_not_the_pods_exits_2(irsa, files, tmp_path):
     out = irsa("mutate", "-f", pod, "--service-account", other)
     assert out.returncode == 2
     assert "someone-else" in out.stderr and "s3-reader" in out.stderr
+
+
+FIXTURES = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "webhook").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=[f.stem for f in FIXTURES])
+def test_cli_reproduces_every_ported_upstream_scenario(irsa, tmp_path, fixture):
+    """The same scenarios as the Rust conformance test, through the CLI's flags and files."""
+    scenario = yaml.safe_load(fixture.read_text())
+    pod = tmp_path / "pod.json"
+    pod.write_text(json.dumps(scenario["pod"]))
+    args = ["mutate", "-f", pod, "--output", "pod", "--jitter-offset", str(scenario.get("jitterOffset", 0))]
+    sa = scenario.get("serviceAccount")
+    if sa is not None:
+        sa_path = tmp_path / "sa.json"
+        sa_path.write_text(json.dumps({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": scenario["pod"]["spec"].get("serviceAccountName", "default"),
+                         "namespace": "default", "annotations": sa.get("annotations") or {}},
+        }))
+        args += ["--service-account", sa_path]
+    for flag, value in (scenario.get("webhook") or {}).items():
+        if flag == "container-credentials-identities":
+            cc = tmp_path / "cc.json"
+            cc.write_text(json.dumps({"identities": value}))
+            args += ["--container-credentials-config", cc]
+        elif isinstance(value, bool):
+            args.append(f"--{flag}={'true' if value else 'false'}")
+        else:
+            args += [f"--{flag}", str(value)]
+    out = irsa(*args)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == scenario["expectedPod"]

@@ -6,10 +6,9 @@
 //! the mutated pod. It is how a user checks what the webhook will do before deploying.
 //!
 //! YAML handling: each file is read twice. First into the typed k8s-openapi object, which
-//! validates it (a pod the API server would reject, e.g. a volumeMount without `mountPath`, is
-//! refused here) and reports errors with line and column. Then into an untyped
-//! `serde_json::Value` for the planner, so fields the compiled-in types do not know survive into
-//! `--output pod`. The untyped read uses the YAML 1.2 core schema (`strict_booleans`) and keeps
+//! validates its shape (a field of the wrong type is refused with its line and column). Then
+//! into an untyped `serde_json::Value` for the planner, so fields the compiled-in types do not
+//! know survive into `--output pod`. The untyped read uses the YAML 1.2 core schema (`strict_booleans`) and keeps
 //! integers with leading zeros as strings, so an unquoted `no`, `on` or `012` stays a string
 //! instead of silently becoming `false` or `10` in an env value or annotation. (kubectl's
 //! YAML 1.1 reading would turn an unquoted `on` in a boolean field into `true`; such a field
