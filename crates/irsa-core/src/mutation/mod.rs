@@ -194,7 +194,8 @@ struct Injection {
     audience: String,
     expiration: i64,
     token_path: String,
-    /// The two credential variables in order (name, value).
+    /// The two credential variables in order (name, value); the token-file value is filled in
+    /// by `plan_detailed` once the pod's OS (Windows or not) is known.
     credentials: [(&'static str, String); 2],
     regional_sts: bool,
     region: Option<String>,
