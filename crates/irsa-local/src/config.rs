@@ -694,6 +694,33 @@ roles:
         assert_eq!(again.state.clusters.get("demo").expect("demo").kid(), kid);
     }
 
+    #[tokio::test]
+    async fn shipped_example_applies() {
+        let yaml = include_str!("../../../deploy/local/example.yaml");
+        let config = Config::parse("deploy/local/example.yaml", yaml).expect("example parses");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let report = apply(&store, &config, 1).await.expect("example applies");
+        assert_eq!(report.clusters_created, vec!["dev", "prod"]);
+        let payments = store
+            .get_role("111111111111", "payments")
+            .expect("payments");
+        assert_eq!(payments.path, "/irsa/");
+        assert!(
+            store
+                .get_provider(
+                    "222222222222",
+                    "s3.eu-west-1.amazonaws.com/000000000000-g8s-dev-oidc-pod-identity"
+                )
+                .is_some()
+        );
+        assert!(
+            store
+                .get_provider("111111111111", "oidc.prod.example.com/prod")
+                .is_some()
+        );
+    }
+
     #[test]
     fn role_needs_exactly_one_policy_source() {
         let clusters = vec![];

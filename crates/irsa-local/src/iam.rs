@@ -83,15 +83,11 @@ impl Violations {
 }
 
 fn required<'a>(req: &'a QueryRequest, name: &str, member: &str) -> Result<&'a str, AwsError> {
-    match req.param(name) {
-        Some(v) => Ok(v),
-        None => {
-            let mut v = Violations::default();
-            v.null(member);
-            v.finish()?;
-            Ok("")
-        }
-    }
+    req.param(name).ok_or_else(|| {
+        AwsError::validation(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
 }
 
 fn service_failure(e: impl std::fmt::Display) -> AwsError {
@@ -218,8 +214,6 @@ pub fn validate_provider_url(url: &str) -> Result<String, AwsError> {
         if !loopback || !valid_port {
             return Err(invalid());
         }
-    } else if host == "::1" {
-        // `[::1]` without a port is fine too.
     }
     if host != "::1"
         && !host

@@ -354,13 +354,34 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains.
+/// How often expired STS sessions are deleted from the store.
+pub const SESSION_PRUNE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains. Expired
+/// sessions are pruned every [`SESSION_PRUNE_INTERVAL`] meanwhile.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let pruner = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SESSION_PRUNE_INTERVAL);
+            tick.tick().await; // the first tick is immediate; bootstrap already pruned
+            loop {
+                tick.tick().await;
+                match state.store.prune_sessions(state.clock.now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(sessions = n, "pruned expired sessions"),
+                    Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
+                }
+            }
+        })
+    };
+    let result = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    pruner.abort();
+    result
 }

@@ -547,7 +547,7 @@ pub fn verify(
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    use std::time::{Duration, UNIX_EPOCH};
 
     use aws_credential_types::Credentials;
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
@@ -601,7 +601,6 @@ mod tests {
         .expect("signable");
         let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
         instructions.apply_to_request_http1x(&mut req);
-        let _ = SystemTime::now();
         req
     }
 
@@ -787,6 +786,52 @@ mod tests {
         let err = check(&req, "iam", NOW, long_term("secret")).expect_err("incomplete");
         assert_eq!(err.to_aws_error().code, "IncompleteSignature");
         assert!(err.to_string().contains("'Signature'"), "{err}");
+    }
+
+    #[test]
+    fn accepts_presigned_query_form() {
+        let uri = "http://127.0.0.1:8787/?Action=GetCallerIdentity&Version=2011-06-15";
+        let mut req = http::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .header("host", "127.0.0.1:8787")
+            .body(String::new())
+            .expect("request");
+        let identity = Credentials::new("AKIDEXAMPLE", "secret", None, None, "t").into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
+        settings.expires_in = Some(Duration::from_secs(60));
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("sts")
+            .time(UNIX_EPOCH + Duration::from_secs(u64::try_from(NOW).expect("positive")))
+            .settings(settings)
+            .build()
+            .expect("params")
+            .into();
+        let signable = SignableRequest::new(
+            "GET",
+            uri,
+            [("host", "127.0.0.1:8787")].into_iter(),
+            SignableBody::Bytes(b""),
+        )
+        .expect("signable");
+        let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+        assert!(
+            req.uri()
+                .query()
+                .unwrap_or_default()
+                .contains("X-Amz-Signature=")
+        );
+        check(&req, "sts", NOW + 30, long_term("secret")).expect("valid presigned");
+        let err = check(&req, "sts", NOW + 61, long_term("secret")).expect_err("expired");
+        assert!(err.to_string().starts_with("Signature expired"), "{err}");
+        assert!(matches!(
+            check(&req, "sts", NOW, long_term("other")),
+            Err(SigV4Error::Mismatch(_))
+        ));
     }
 
     /// The `get-vanilla-query-order-key-case` vector of the AWS SigV4 test suite:
