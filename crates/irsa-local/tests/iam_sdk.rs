@@ -687,3 +687,75 @@ async fn acknowledged_writes_survive_restart() {
         .expect("provider persisted");
     assert_eq!(local.state.clusters.get("demo").expect("demo").kid(), kid);
 }
+
+#[tokio::test]
+async fn session_credentials_cannot_administer_iam_and_expire() {
+    let local = Local::start().await;
+    let now = local.state.clock.now();
+    let session = |id: &str, expiration: i64| irsa_local::store::Session {
+        access_key_id: id.into(),
+        secret_access_key: "s".repeat(40),
+        session_token: "IQoJb3JpZ2luX2VjTOKEN".into(),
+        account: "000000000000".into(),
+        role_arn: "arn:aws:iam::000000000000:role/demo-app".into(),
+        assumed_role_arn: "arn:aws:sts::000000000000:assumed-role/demo-app/s1".into(),
+        assumed_role_id: "AROAAAAAAAAAAAAAAAAAA:s1".into(),
+        session_name: "s1".into(),
+        subject: "system:serviceaccount:default:demo-app".into(),
+        provider_arn: "arn:aws:iam::000000000000:oidc-provider/x".into(),
+        audience: "sts.amazonaws.com".into(),
+        expiration,
+    };
+    let store = &local.state.store;
+    store
+        .put_session(session("ASIALIVE000000000000", now + 600))
+        .await
+        .expect("live");
+    store
+        .put_session(session("ASIAEXPIRED000000000", now - 1))
+        .await
+        .expect("expired");
+    let client = |id: &str, token: Option<&str>| {
+        let conf = aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new(
+                id,
+                "s".repeat(40),
+                token.map(str::to_string),
+                None,
+                "test",
+            ))
+            .endpoint_url(&local.url)
+            .build();
+        aws_sdk_iam::Client::from_conf(conf)
+    };
+    let err = client("ASIALIVE000000000000", Some("IQoJb3JpZ2luX2VjTOKEN"))
+        .list_roles()
+        .send()
+        .await
+        .expect_err("sessions have no IAM permissions");
+    let (code, status, message) = code_status(&err);
+    assert_eq!((code.as_str(), status), ("AccessDenied", 403));
+    assert!(
+        message.starts_with(
+            "User: arn:aws:sts::000000000000:assumed-role/demo-app/s1 is not authorized to perform: iam:ListRoles"
+        ),
+        "{message}"
+    );
+    let err = client("ASIALIVE000000000000", Some("wrong-token"))
+        .list_roles()
+        .send()
+        .await
+        .expect_err("token mismatch");
+    assert_eq!(code_status(&err).0, "InvalidClientTokenId");
+    let err = client("ASIAEXPIRED000000000", Some("IQoJb3JpZ2luX2VjTOKEN"))
+        .list_roles()
+        .send()
+        .await
+        .expect_err("expired");
+    assert_eq!(
+        (code_status(&err).0.as_str(), code_status(&err).1),
+        ("ExpiredToken", 403)
+    );
+}
