@@ -938,3 +938,127 @@ async fn update_role(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_urls_as_iam_accepts_them() {
+        assert_eq!(
+            validate_provider_url("https://oidc.example.com/id/ABC").expect("ok"),
+            "oidc.example.com/id/ABC"
+        );
+        assert_eq!(
+            validate_provider_url("https://auth.example.com/").expect("trailing slash kept"),
+            "auth.example.com/"
+        );
+        for local in [
+            "https://127.0.0.1:8443/issuer",
+            "https://localhost:9000",
+            "https://[::1]:8443/x",
+        ] {
+            assert!(validate_provider_url(local).is_ok(), "{local}");
+        }
+        let code = |url: &str| validate_provider_url(url).map_err(|e| e.code);
+        assert_eq!(code("oidc.example.com"), Err("ValidationError"));
+        assert_eq!(code("http://oidc.example.com"), Err("InvalidInput"));
+        for bad in [
+            "https://oidc.example.com:443",
+            "https://10.0.0.1:8443/x",
+            "https://localhost:notaport",
+            "https://oidc.example.com/x#frag",
+            "https://u:p@oidc.example.com",
+            "https://oidc example.com",
+            "https://",
+            "https:///path",
+        ] {
+            assert_eq!(code(bad), Err("InvalidInput"), "{bad}");
+        }
+        let long = format!("https://{}.com", "a".repeat(250));
+        let err = validate_provider_url(&long).expect_err("too long");
+        assert!(
+            err.message
+                .ends_with("Member must have length less than or equal to 255"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn thumbprints_are_checked_and_lowercased() {
+        let ok = validate_thumbprints(&["A".repeat(40), "a".repeat(40)]).expect("ok");
+        assert_eq!(ok, vec!["a".repeat(40)]);
+        assert_eq!(
+            validate_thumbprints(&["g".repeat(40)]).map_err(|e| e.code),
+            Err("InvalidInput")
+        );
+        assert_eq!(
+            validate_thumbprints(&vec!["a".repeat(40); 5]).map(|t| t.len()),
+            Ok(1)
+        );
+        let six: Vec<String> = (0..6).map(|i| format!("{i:040}")).collect();
+        let err = validate_thumbprints(&six).expect_err("six");
+        assert_eq!(
+            err.message,
+            "Thumbprint list must contain fewer than 5 entries."
+        );
+    }
+
+    #[test]
+    fn role_names_and_paths() {
+        let check = |name: &str| {
+            let mut v = ViolationsHandle::default();
+            validate_role_name(name, &mut v);
+            v.finish()
+        };
+        assert!(check("a+=,.@-_Z9").is_ok());
+        assert!(check(&"x".repeat(64)).is_ok());
+        let err = check(&"x".repeat(65)).expect_err("65");
+        assert!(err.message.contains("length less than or equal to 64"));
+        assert!(check("a b").is_err());
+        assert!(check("").is_err());
+        let path = |p: &str| {
+            let mut v = Violations::default();
+            validate_path(p, &mut v);
+            v.finish()
+        };
+        assert!(path("/").is_ok());
+        assert!(path("/a/b/").is_ok());
+        assert!(path("/a").is_err());
+        assert!(path("a/").is_err());
+        assert!(path("/a b/").is_err());
+    }
+
+    #[test]
+    fn several_violations_are_counted() {
+        let mut v = Violations::default();
+        v.null("roleName");
+        v.null("assumeRolePolicyDocument");
+        let err = v.finish().expect_err("two");
+        assert!(
+            err.message
+                .starts_with("2 validation errors detected: Value null at 'roleName'"),
+            "{}",
+            err.message
+        );
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn trust_policy_size_ignores_whitespace() {
+        let sub = "x".repeat(1700);
+        let doc = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Federated":"arn:aws:iam::000000000000:oidc-provider/o.example.com"}},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{{"StringEquals":{{"o.example.com:sub":"{sub}"}}}}}}]}}"#
+        );
+        assert!(validate_trust_policy(&doc, "assumeRolePolicyDocument").is_ok());
+        let padded = doc.replace(',', ",      \n   ");
+        assert!(validate_trust_policy(&padded, "assumeRolePolicyDocument").is_ok());
+        let over = doc.replace(&sub, &"x".repeat(2100));
+        let err = validate_trust_policy(&over, "assumeRolePolicyDocument").expect_err("big");
+        assert_eq!(
+            (err.code, err.status),
+            ("LimitExceeded", StatusCode::CONFLICT)
+        );
+    }
+}
