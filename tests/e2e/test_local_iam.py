@@ -346,3 +346,23 @@ def test_sigterm_stops_cleanly(tmp_path):
     server.stop()
     assert server.process.returncode == 0, server.log()
     assert "irsa local stopped" in server.log()
+
+
+def test_exec_cleans_up_when_terminated(local):
+    """SIGTERM to `irsa local exec` kills the child and still removes the token."""
+    import signal
+    from conftest import irsa_bin
+    proc = subprocess.Popen(
+        [irsa_bin(), "local", "exec", "--endpoint", local.url, "--cluster", "demo",
+         "--namespace", "default", "--service-account", "demo-app", "--role-arn", DEMO_ROLE_ARN,
+         "--", "sh", "-c", 'echo "$AWS_WEB_IDENTITY_TOKEN_FILE"; exec sleep 30'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        token_file = Path(proc.stdout.readline().strip())
+        assert token_file.exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 128 + signal.SIGKILL
+        assert not token_file.exists(), "token left behind after SIGTERM"
+    finally:
+        if proc.poll() is None:
+            proc.kill()

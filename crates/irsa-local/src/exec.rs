@@ -169,24 +169,99 @@ impl ExecEnvironment {
     }
 }
 
-/// Runs `argv` with `env` and returns its exit code (128 + signal when killed).
-pub fn run(env: &ExecEnvironment, argv: &[String]) -> Result<i32, ExecError> {
-    let mut command = env.command(argv)?;
-    let program = argv.first().cloned().unwrap_or_default();
-    let status = command
-        .status()
-        .map_err(|source| ExecError::Spawn { program, source })?;
+fn exit_code(status: std::process::ExitStatus) -> i32 {
     if let Some(code) = status.code() {
-        return Ok(code);
+        return code;
     }
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt as _;
         if let Some(signal) = status.signal() {
-            return Ok(128 + signal);
+            return 128 + signal;
         }
     }
-    Ok(1)
+    1
+}
+
+/// Runs `argv` with `env` and returns its exit code (128 + signal when killed).
+///
+/// While the child runs, Ctrl-C does not kill this process (the terminal delivers it to
+/// the child too, which decides), and SIGTERM is passed on as a kill of the child, so the
+/// token directory is always cleaned up by the caller afterwards.
+pub async fn run(env: &ExecEnvironment, argv: &[String]) -> Result<i32, ExecError> {
+    let command = env.command(argv)?;
+    let program = argv.first().cloned().unwrap_or_default();
+    // Take over SIGINT/SIGTERM before the child exists, so there is no window in which
+    // they would kill this process and leave the token behind.
+    let mut signals = Signals::install();
+    let mut child = tokio::process::Command::from(command)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| ExecError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    loop {
+        tokio::select! {
+            status = child.wait() => {
+                let status = status.map_err(|source| ExecError::Spawn { program, source })?;
+                return Ok(exit_code(status));
+            }
+            kill = signals.next() => {
+                if kill {
+                    let _ = child.start_kill();
+                }
+            }
+        }
+    }
+}
+
+/// SIGINT (ignored: the terminal sends it to the child too) and SIGTERM (kill the child).
+struct Signals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Waits for the next signal; `true` when the child should be killed.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                () = recv(&mut self.interrupt) => false,
+                () = recv(&mut self.terminate) => true,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            std::future::pending::<bool>().await
+        }
+    }
 }
 
 /// The role ARN and token settings a Kubernetes ServiceAccount manifest asks for.
@@ -353,8 +428,21 @@ mod tests {
         );
         assert!(text.contains("AWS_DEFAULT_REGION=eu-west-1"), "{text}");
         assert!(!text.contains("AWS_ACCESS_KEY_ID="), "{text}");
-        let code = run(&env, &["sh".into(), "-c".into(), "exit 7".into()]).expect("run");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let code = runtime
+            .block_on(run(&env, &["sh".into(), "-c".into(), "exit 7".into()]))
+            .expect("run");
         assert_eq!(code, 7);
-        assert!(matches!(run(&env, &[]), Err(ExecError::NoCommand)));
+        let code = runtime
+            .block_on(run(&env, &["sh".into(), "-c".into(), "kill -9 $$".into()]))
+            .expect("run");
+        assert_eq!(code, 128 + 9);
+        assert!(matches!(
+            runtime.block_on(run(&env, &[])),
+            Err(ExecError::NoCommand)
+        ));
     }
 }

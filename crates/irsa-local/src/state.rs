@@ -115,6 +115,11 @@ impl Caller {
     }
 }
 
+/// Whether `s` is a 12-digit AWS account ID.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Everything handlers share.
 #[derive(Debug)]
 pub struct AppState {
@@ -133,7 +138,9 @@ pub type SharedState = Arc<AppState>;
 
 impl AppState {
     /// Verifies the SigV4 signature of `req` for `service` (`iam`, `sts`) and returns who
-    /// signed it: the root credentials or a live STS session.
+    /// signed it: the root credentials, a live STS session, or (LocalStack's convention)
+    /// an access key ID that is a 12-digit account ID with the root secret, which acts as
+    /// the root of that account, for cross-account setups.
     pub fn authenticate(&self, req: &QueryRequest, service: &str) -> Result<Caller, AwsError> {
         let parts = RequestParts {
             method: &req.method,
@@ -147,13 +154,19 @@ impl AppState {
             max_skew: self.settings.max_skew_seconds,
         };
         let mut session = None;
+        let mut account = self.settings.root_account.clone();
         let verified = sigv4::verify(&parts, &settings, |akid| {
+            let root = || SigningSecret {
+                secret_access_key: self.settings.root_secret_access_key.clone(),
+                session_token: None,
+                expiration: None,
+            };
             if akid == self.settings.root_access_key_id {
-                return Some(SigningSecret {
-                    secret_access_key: self.settings.root_secret_access_key.clone(),
-                    session_token: None,
-                    expiration: None,
-                });
+                return Some(root());
+            }
+            if is_account_id(akid) {
+                account = akid.to_string();
+                return Some(root());
             }
             let s = self.store.get_session(akid)?;
             let secret = SigningSecret {
@@ -168,7 +181,7 @@ impl AppState {
         Ok(match session {
             Some(s) => Caller::Session(Box::new(s)),
             None => Caller::Root {
-                account: self.settings.root_account.clone(),
+                account,
                 access_key_id: verified.access_key_id,
             },
         })

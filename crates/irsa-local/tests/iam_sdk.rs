@@ -759,3 +759,32 @@ async fn session_credentials_cannot_administer_iam_and_expire() {
         ("ExpiredToken", 403)
     );
 }
+
+#[tokio::test]
+async fn account_id_access_keys_act_in_that_account() {
+    let local = Local::start().await;
+    let other = local.iam_with("222222222222", "test");
+    let created = other
+        .create_role()
+        .role_name("cross")
+        .assume_role_policy_document(trust_policy("system:serviceaccount:default:x"))
+        .send()
+        .await
+        .expect("create in 222222222222");
+    assert_eq!(
+        created.role().expect("role").arn(),
+        "arn:aws:iam::222222222222:role/cross"
+    );
+    let mine = local.iam().list_roles().send().await.expect("list");
+    assert!(mine.roles().iter().all(|r| r.role_name() != "cross"));
+    let theirs = other.list_roles().send().await.expect("list");
+    let names: Vec<&str> = theirs.roles().iter().map(|r| r.role_name()).collect();
+    assert_eq!(names, ["cross"]);
+    let err = local
+        .iam_with("222222222222", "wrong")
+        .list_roles()
+        .send()
+        .await
+        .expect_err("still signed with the root secret");
+    assert_eq!(code_status(&err).0, "SignatureDoesNotMatch");
+}

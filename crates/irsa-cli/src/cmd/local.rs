@@ -56,7 +56,8 @@ struct ServeArgs {
     /// empty data directory gets the demo (cluster demo, role demo-app).
     #[arg(long, env = "IRSA_LOCAL_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Access key ID of the local IAM admin (root of --account).
+    /// Access key ID of the local IAM admin (root of --account). A 12-digit account ID as
+    /// access key ID, with the same secret, acts as the root of that account instead.
     #[arg(long, env = "IRSA_LOCAL_ACCESS_KEY_ID", default_value = DEFAULT_ACCESS_KEY_ID)]
     access_key_id: String,
     /// Secret access key of the local IAM admin.
@@ -147,21 +148,20 @@ pub fn run(args: Args) -> ExitCode {
     match args.command {
         None => runtime.block_on(serve(args.serve)),
         Some(Command::Token(t)) => runtime.block_on(token(t)),
-        Some(Command::Exec(e)) => {
-            let prepared = runtime.block_on(prepare_exec(&e));
-            drop(runtime);
-            match prepared {
-                Ok((env, dir)) => {
-                    let result = irsa_local::exec::run(&env, &e.command);
-                    drop(dir);
-                    match result {
-                        Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
-                        Err(err) => fail(EXIT_FAILURE, &format!("irsa local exec: {err}")),
-                    }
-                }
-                Err(code) => code,
-            }
-        }
+        Some(Command::Exec(e)) => runtime.block_on(exec(e)),
+    }
+}
+
+async fn exec(args: ExecArgs) -> ExitCode {
+    let (env, dir) = match prepare_exec(&args).await {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let result = irsa_local::exec::run(&env, &args.command).await;
+    drop(dir); // removes the token before this process exits
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
+        Err(err) => fail(EXIT_FAILURE, &format!("irsa local exec: {err}")),
     }
 }
 
@@ -305,6 +305,7 @@ fn banner(state: &SharedState, addr: SocketAddr, args: &ServeArgs) -> String {
         "IAM admin credentials (account {}): access key {} / secret {}",
         args.account, args.access_key_id, args.secret_access_key
     ));
+    line("  (for another account, use its 12-digit ID as access key with the same secret)".into());
     line(String::new());
     line("# Use the emulator from this shell:".into());
     let region = first_region.unwrap_or_else(|| "eu-west-1".into());
