@@ -2,9 +2,10 @@
 //! reads.
 //!
 //! Upstream's informer held whole ServiceAccount objects and was OOM-killed on clusters with
-//! many of them (upstream PR #301). Here each entry is one key string `namespace/name` and
-//! one packed string with only the annotations under `<prefix>/` (suffix and value, NUL
-//! separated), fed by a metadata-only watch. Entries for ServiceAccounts without any such
+//! many of them (upstream PR #301). Here each entry is a single string holding
+//! `namespace/name` and only the annotations under `<prefix>/` (suffix and value, NUL
+//! separated) plus a generation number, fed by a metadata-only watch: about 100 bytes per
+//! ServiceAccount with a role. Entries for ServiceAccounts without any such
 //! annotation are kept too (an empty entry), because "the ServiceAccount exists but has no
 //! role" and "the ServiceAccount is unknown" are different answers (the latter waits for
 //! the grace period and counts `pod_identity_webhook_missing_sa_count`).
@@ -17,7 +18,7 @@
 //! [`tokio::sync::watch`] version; a waiter subscribes *before* re-checking, so no insert
 //! can slip between its check and its wait.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -25,18 +26,55 @@ use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 
-/// One cached ServiceAccount.
+/// One cached ServiceAccount in a single allocation: `namespace/name`, then for each
+/// annotation under the prefix `\0suffix\0value`. Hashing and equality look at the
+/// `namespace/name` part only, so the set can be queried with a `&str` key.
 #[derive(Debug)]
 struct Entry {
-    /// `suffix\0value\0suffix\0value` of the annotations under the prefix; `None` when none.
-    packed: Option<Box<str>>,
+    data: Box<str>,
     /// Relist generation that last saw this entry.
     generation: u32,
 }
 
+impl Entry {
+    fn key(&self) -> &str {
+        match self.data.find('\0') {
+            Some(end) => &self.data[..end],
+            None => &self.data,
+        }
+    }
+
+    /// `(suffix, value)` pairs.
+    fn annotations(&self) -> impl Iterator<Item = (&str, &str)> {
+        let rest = self.data.get(self.key().len() + 1..).unwrap_or("");
+        let mut parts = rest.split('\0').filter(|_| !rest.is_empty());
+        std::iter::from_fn(move || Some((parts.next()?, parts.next()?)))
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Entry {}
+
+impl std::hash::Hash for Entry {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for Entry {
+    fn borrow(&self) -> &str {
+        self.key()
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
-    map: HashMap<Box<str>, Entry>,
+    map: HashSet<Entry>,
     generation: u32,
     relisting: bool,
 }
@@ -85,26 +123,28 @@ impl ServiceAccountCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Packs the annotations under the prefix; `None` when there are none.
-    fn pack(&self, annotations: Option<&BTreeMap<String, String>>) -> Option<Box<str>> {
-        let mut packed = String::new();
-        for (k, v) in annotations?.iter() {
+    /// Packs the key and the annotations under the prefix into one string.
+    fn pack(
+        &self,
+        namespace: &str,
+        name: &str,
+        annotations: Option<&BTreeMap<String, String>>,
+    ) -> Box<str> {
+        let mut packed = cache_key(namespace, name);
+        for (k, v) in annotations.into_iter().flatten() {
             if let Some(suffix) = k.strip_prefix(self.prefix_slash.as_str()) {
-                // NUL cannot occur in annotation keys; values with NUL are not representable
-                // in Kubernetes either (they are UTF-8 strings, but the API rejects them in keys
-                // only). Skip such a value rather than corrupt the packing.
+                // Kubernetes strings cannot carry NUL in practice; skip such a value rather
+                // than corrupt the packing.
                 if v.contains('\0') {
                     continue;
                 }
-                if !packed.is_empty() {
-                    packed.push('\0');
-                }
+                packed.push('\0');
                 packed.push_str(suffix);
                 packed.push('\0');
                 packed.push_str(v);
             }
         }
-        (!packed.is_empty()).then(|| packed.into_boxed_str())
+        packed.into_boxed_str()
     }
 
     fn bump(&self) {
@@ -118,22 +158,11 @@ impl ServiceAccountCache {
         name: &str,
         annotations: Option<&BTreeMap<String, String>>,
     ) {
-        let packed = self.pack(annotations);
+        let data = self.pack(namespace, name, annotations);
         let len = {
             let mut state = self.write();
             let generation = state.generation;
-            let key = cache_key(namespace, name);
-            match state.map.get_mut(key.as_str()) {
-                Some(entry) => {
-                    entry.packed = packed;
-                    entry.generation = generation;
-                }
-                None => {
-                    state
-                        .map
-                        .insert(key.into_boxed_str(), Entry { packed, generation });
-                }
-            }
+            state.map.replace(Entry { data, generation });
             state.map.len()
         };
         self.metrics.used.set(1);
@@ -165,7 +194,7 @@ impl ServiceAccountCache {
             let mut state = self.write();
             if state.relisting {
                 let generation = state.generation;
-                state.map.retain(|_, e| e.generation == generation);
+                state.map.retain(|e| e.generation == generation);
                 state.map.shrink_to_fit();
                 state.relisting = false;
             }
@@ -199,13 +228,10 @@ impl ServiceAccountCache {
         let key = cache_key(namespace, name);
         let state = self.read();
         let entry = state.map.get(key.as_str())?;
-        let mut out = BTreeMap::new();
-        if let Some(packed) = &entry.packed {
-            let mut parts = packed.split('\0');
-            while let (Some(suffix), Some(value)) = (parts.next(), parts.next()) {
-                out.insert(format!("{}{suffix}", self.prefix_slash), value.to_string());
-            }
-        }
+        let out = entry
+            .annotations()
+            .map(|(suffix, value)| (format!("{}{suffix}", self.prefix_slash), value.to_string()))
+            .collect();
         Some(out)
     }
 
@@ -216,7 +242,12 @@ impl ServiceAccountCache {
 
     /// Every cached entry as `namespace/name` → annotations (debug endpoint).
     pub fn dump(&self) -> BTreeMap<String, BTreeMap<String, String>> {
-        let keys: Vec<String> = self.read().map.keys().map(|k| k.to_string()).collect();
+        let keys: Vec<String> = self
+            .read()
+            .map
+            .iter()
+            .map(|e| e.key().to_string())
+            .collect();
         keys.into_iter()
             .filter_map(|k| {
                 let (ns, name) = k.split_once('/')?;

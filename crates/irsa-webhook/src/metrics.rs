@@ -85,6 +85,9 @@ pub struct Metrics {
     pub certificate_reload_errors: Counter,
     /// ConfigMap mapping entries currently loaded.
     pub config_map_entries: Gauge<i64, std::sync::atomic::AtomicI64>,
+    /// Handles of the hot series (`POST /mutate` answered 200), so the common request does
+    /// not allocate label strings or take the family lock.
+    mutate_ok: (Counter, Histogram),
 }
 
 fn latency_histogram() -> Histogram {
@@ -179,7 +182,23 @@ impl Metrics {
             "Role mappings loaded from the pod-identity-webhook ConfigMap",
             config_map_entries.clone(),
         );
+        let mutate_ok = (
+            request_count
+                .get_or_create(&RequestLabels {
+                    verb: "POST".to_string(),
+                    path: "/mutate".to_string(),
+                    code: "200".to_string(),
+                })
+                .clone(),
+            request_latencies
+                .get_or_create(&LatencyLabels {
+                    verb: "POST".to_string(),
+                    path: "/mutate".to_string(),
+                })
+                .clone(),
+        );
         Self {
+            mutate_ok,
             registry,
             request_count,
             request_latencies,
@@ -194,6 +213,29 @@ impl Metrics {
             certificate_reload_errors,
             config_map_entries,
         }
+    }
+
+    /// Records one request on the admission listener (upstream's `http_request_count` and
+    /// `http_request_latencies`, in microseconds).
+    pub fn observe_request(&self, verb: &str, path: &str, code: u16, micros: f64) {
+        if code == 200 && verb == "POST" && path == "/mutate" {
+            self.mutate_ok.0.inc();
+            self.mutate_ok.1.observe(micros);
+            return;
+        }
+        self.request_count
+            .get_or_create(&RequestLabels {
+                verb: verb.to_string(),
+                path: path.to_string(),
+                code: code.to_string(),
+            })
+            .inc();
+        self.request_latencies
+            .get_or_create(&LatencyLabels {
+                verb: verb.to_string(),
+                path: path.to_string(),
+            })
+            .observe(micros);
     }
 
     /// Counts one direct lookup with `result`.

@@ -31,7 +31,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::admission::{ReviewOut, parse_review, service_account_name};
 use crate::cache::ServiceAccountCache;
 use crate::kube_sources::{Fetcher, MappingSource};
-use crate::metrics::{LatencyLabels, Metrics, RequestLabels};
+use crate::metrics::Metrics;
 
 /// Largest accepted AdmissionReview body (upstream: 3 MiB); larger gets HTTP 413.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -144,9 +144,20 @@ impl AppState {
             container_credentials: cc.as_deref(),
             jitter: Jitter::Random,
         };
-        let plan = match plan_detailed(&review.pod, identity.as_ref(), &self.mutation, &inputs) {
-            Ok(plan) => plan,
-            Err(e) => {
+        // A planner bug must not drop the connection (the API server would then apply the
+        // failure policy): a panic is treated like any other internal error.
+        let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            plan_detailed(&review.pod, identity.as_ref(), &self.mutation, &inputs)
+        }));
+        let plan = match planned {
+            Ok(Ok(plan)) => plan,
+            Err(_) => {
+                self.metrics.patch_errors.inc();
+                tracing::error!(uid = %review.uid, namespace, service_account = sa_name,
+                    "the planner panicked; admitting the pod unmutated");
+                return ReviewOut::allow(review.api_version, review.kind, review.uid);
+            }
+            Ok(Err(e)) => {
                 self.metrics.patch_errors.inc();
                 tracing::error!(uid = %review.uid, namespace, service_account = sa_name, error = %e,
                     "cannot build a patch; admitting the pod unmutated");
@@ -297,23 +308,13 @@ async fn instrument(
 ) -> Response {
     let start = Instant::now();
     let response = next.run(request).await;
-    let path = uri.path().to_string();
-    let verb = method.as_str().to_string();
     let micros = start.elapsed().as_secs_f64() * 1e6;
-    state
-        .metrics
-        .request_count
-        .get_or_create(&RequestLabels {
-            verb: verb.clone(),
-            path: path.clone(),
-            code: response.status().as_u16().to_string(),
-        })
-        .inc();
-    state
-        .metrics
-        .request_latencies
-        .get_or_create(&LatencyLabels { verb, path })
-        .observe(micros);
+    state.metrics.observe_request(
+        method.as_str(),
+        uri.path(),
+        response.status().as_u16(),
+        micros,
+    );
     response
 }
 

@@ -234,13 +234,10 @@ fn find_suite(name: &str, provider: &CryptoProvider) -> Option<SupportedCipherSu
 /// Go cipher-suite names that Go accepts but rustls deliberately does not implement (CBC,
 /// RC4, 3DES, static RSA). Accepted with a warning so existing flag sets keep working.
 fn is_known_insecure_go_suite(name: &str) -> bool {
-    name.starts_with("TLS_RSA_WITH_")
-        || name.starts_with("TLS_ECDHE_RSA_WITH_AES_")
-            && (name.contains("CBC") || name.ends_with("_SHA"))
-        || name.starts_with("TLS_ECDHE_ECDSA_WITH_AES_")
-            && (name.contains("CBC") || name.ends_with("_SHA"))
-        || name.contains("RC4")
-        || name.contains("3DES")
+    let ecdhe_cbc = (name.starts_with("TLS_ECDHE_RSA_WITH_AES_")
+        || name.starts_with("TLS_ECDHE_ECDSA_WITH_AES_"))
+        && (name.contains("CBC") || name.ends_with("_SHA"));
+    name.starts_with("TLS_RSA_WITH_") || ecdhe_cbc || name.contains("RC4") || name.contains("3DES")
 }
 
 /// The crypto provider: aws-lc-rs, explicitly, with the suites `--tls-cipher-suites` selects.
