@@ -248,6 +248,12 @@ async fn serve(args: ServeArgs) -> ExitCode {
         return ExitCode::from(EXIT_FAILURE);
     }
     let _ = std::io::stdout().flush();
+    if !addr.ip().is_loopback() {
+        tracing::warn!(
+            %addr,
+            "listening beyond loopback: anyone who can reach this address can mint service-account tokens (/_irsa/token) and knows the default admin credentials"
+        );
+    }
     tracing::info!(%addr, writes = booted.report.writes, "irsa local ready");
     let result = irsa_local::server::serve(listener, state.clone(), shutdown_signal()).await;
     state.store.close();
