@@ -20,6 +20,9 @@
 //!    the future beyond leeway; every numeric date an integer; `sub` a non-empty string.
 //!
 //! Keys are parsed once when the [`Verifier`] is built; `verify` does no key parsing.
+//! Header members that point at keys (`jku`, `x5u`, `jwk`, `x5c`) are ignored: keys come only
+//! from the configured set. Duplicate JSON members are rejected because parsers disagree on
+//! which one wins.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
