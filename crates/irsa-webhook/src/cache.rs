@@ -26,6 +26,17 @@ use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 
+/// The annotation suffixes mutation reads, stored as one control character each (they
+/// cannot occur as real one-character suffixes: annotation names are alphanumeric at both
+/// ends), which saves a malloc size class per ServiceAccount on large clusters.
+const KNOWN_SUFFIXES: [&str; 4] = [
+    "role-arn",
+    "audience",
+    "sts-regional-endpoints",
+    "token-expiration",
+];
+const SUFFIX_CODES: [char; 4] = ['\u{1}', '\u{2}', '\u{3}', '\u{4}'];
+
 /// One cached ServiceAccount in a single allocation: `namespace/name`, then for each
 /// annotation under the prefix `\0suffix\0value`. Hashing and equality look at the
 /// `namespace/name` part only, so the set can be queried with a `&str` key.
@@ -48,7 +59,19 @@ impl Entry {
     fn annotations(&self) -> impl Iterator<Item = (&str, &str)> {
         let rest = self.data.get(self.key().len() + 1..).unwrap_or("");
         let mut parts = rest.split('\0').filter(|_| !rest.is_empty());
-        std::iter::from_fn(move || Some((parts.next()?, parts.next()?)))
+        std::iter::from_fn(move || {
+            let suffix = parts.next()?;
+            let value = parts.next()?;
+            let mut chars = suffix.chars();
+            let suffix = match (chars.next(), chars.next()) {
+                (Some(c), None) => SUFFIX_CODES
+                    .iter()
+                    .position(|code| *code == c)
+                    .map_or(suffix, |i| KNOWN_SUFFIXES[i]),
+                _ => suffix,
+            };
+            Some((suffix, value))
+        })
     }
 }
 
@@ -139,7 +162,10 @@ impl ServiceAccountCache {
                     continue;
                 }
                 packed.push('\0');
-                packed.push_str(suffix);
+                match KNOWN_SUFFIXES.iter().position(|known| *known == suffix) {
+                    Some(code) => packed.push(SUFFIX_CODES[code]),
+                    None => packed.push_str(suffix),
+                }
                 packed.push('\0');
                 packed.push_str(v);
             }
@@ -294,6 +320,7 @@ mod tests {
                 ("eks.amazonaws.com/audience", ""),
                 ("kubectl.kubernetes.io/last-applied-configuration", "{...}"),
                 ("other.eks.amazonaws.com/role-arn", "x"),
+                ("eks.amazonaws.com/custom", "kept"),
             ])),
         );
         let got = c.get("ns", "sa").unwrap();
@@ -301,6 +328,7 @@ mod tests {
             got,
             ann(&[
                 ("eks.amazonaws.com/audience", ""),
+                ("eks.amazonaws.com/custom", "kept"),
                 (
                     "eks.amazonaws.com/role-arn",
                     "arn:aws:iam::111122223333:role/r"

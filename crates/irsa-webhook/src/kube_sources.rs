@@ -92,7 +92,10 @@ pub async fn watch_service_accounts(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let api: Api<PartialObjectMeta<ServiceAccount>> = Api::all(client);
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    // Small pages keep the transient list garbage (and so heap fragmentation between the
+    // long-lived cache entries) small on clusters with many ServiceAccounts.
+    let config = watcher::Config::default().page_size(100);
+    let stream = watcher(api, config).default_backoff();
     let mut stream = std::pin::pin!(stream);
     loop {
         let event = tokio::select! {
