@@ -626,3 +626,65 @@ async fn http2_and_keep_alive_work_and_shutdown_is_graceful() {
         "listener still open after shutdown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debugging_handlers_only_when_enabled() {
+    let h = harness_with_app_sa().await;
+    let resp = h
+        .client
+        .get(h.url("/debug/alpha/deny"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let metrics_base = h.metrics_url().replace("/metrics", "");
+    let resp = reqwest::get(format!("{metrics_base}/debug/alpha/cache"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    h.stop().await;
+
+    let api = FakeApi::start().await;
+    api.add_sa("team", "app", &[("eks.amazonaws.com/role-arn", ROLE)]);
+    let h = Harness::start(api, |c, _| c.enable_debugging_handlers = true).await;
+    h.wait_ready().await;
+    let deny: Value = h
+        .client
+        .get(h.url("/debug/alpha/deny"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deny["response"]["allowed"], false);
+    assert_eq!(deny["response"]["status"]["message"], "Test deny message");
+    let resp = h
+        .client
+        .get(h.url("/debug/alpha/500"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 500);
+    let metrics_base = h.metrics_url().replace("/metrics", "");
+    let dump: Value = reqwest::get(format!("{metrics_base}/debug/alpha/cache"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dump["team/app"]["eks.amazonaws.com/role-arn"], ROLE);
+    let resp = reqwest::get(format!("{metrics_base}/debug/alpha/cache/clear"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(h.webhook().state.cache.is_empty());
+    let resp = reqwest::get(h.metrics_url()).await.unwrap();
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    h.stop().await;
+}
