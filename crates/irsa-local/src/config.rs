@@ -16,6 +16,7 @@ use irsa_core::trust_policy::TrustPolicyRequest;
 use serde::{Deserialize, Deserializer};
 
 use crate::clusters::{ClusterError, Clusters, LocalCluster, generate_key_pem};
+use crate::session_seal::SessionSealer;
 use crate::state::{AppState, Clock, Settings, SharedState};
 use crate::store::{ClusterRecord, Provider, Role, Store, StoreError, Write};
 
@@ -52,6 +53,9 @@ pub enum ConfigError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The STS session-sealing key could not be loaded or created.
+    #[error(transparent)]
+    Sealer(#[from] crate::session_seal::SealError),
     /// A cluster key failed.
     #[error(transparent)]
     Cluster(#[from] ClusterError),
@@ -547,7 +551,9 @@ pub async fn bootstrap(options: BootstrapOptions) -> Result<Bootstrapped, Config
     for record in store.list_clusters() {
         clusters.push(LocalCluster::from_record(&record)?);
     }
+    let sealer = SessionSealer::load_or_create(&store).await?;
     let state = Arc::new(AppState {
+        sealer,
         store,
         clusters: Clusters::new(clusters),
         settings: options.settings,

@@ -12,7 +12,8 @@
 //! - [`store`]: durable state in redb (write acknowledged only once durable).
 //! - [`iam`]: the IAM actions.
 //! - [`sts`]: the STS actions; [`remote_issuer`]: keys of issuers hosted elsewhere.
-//! - [`sigv4`]: server-side SigV4 verification.
+//! - [`sigv4`]: server-side SigV4 verification; [`session_seal`]: self-contained STS
+//!   session credentials.
 //! - [`clusters`]: local clusters (issuers with keys).
 //! - [`config`]: the YAML config, the demo default, and applying them idempotently.
 //! - [`xml`]: Query-protocol envelopes and errors.
@@ -26,6 +27,7 @@ pub mod iam;
 pub mod ids;
 pub mod remote_issuer;
 pub mod server;
+pub mod session_seal;
 pub mod sigv4;
 pub mod state;
 pub mod store;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::clusters::Clusters;
 use crate::server::QueryRequest;
+use crate::session_seal::SessionSealer;
 use crate::sigv4::{self, RequestParts, SigningSecret};
 use crate::store::{Session, Store};
 use crate::xml::AwsError;
@@ -131,6 +132,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Time source.
     pub clock: Clock,
+    /// Seals STS session credentials into their session tokens.
+    pub sealer: SessionSealer,
 }
 
 /// The shared handle.
@@ -168,7 +171,14 @@ impl AppState {
                 account = akid.to_string();
                 return Some(root());
             }
-            let s = self.store.get_session(akid)?;
+            let s = self.store.get_session(akid).or_else(|| {
+                let token = req
+                    .headers
+                    .get("x-amz-security-token")
+                    .and_then(|v| v.to_str().ok())
+                    .or_else(|| req.param("X-Amz-Security-Token"))?;
+                self.sealer.open(akid, token)
+            })?;
             let secret = SigningSecret {
                 secret_access_key: s.secret_access_key.clone(),
                 session_token: Some(s.session_token.clone()),

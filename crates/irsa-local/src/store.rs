@@ -20,6 +20,7 @@ const CLUSTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("clusters");
 const PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("oidc_providers");
 const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("roles");
 const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
 /// The file name of the database inside the data directory.
 pub const DB_FILE: &str = "irsa-local.redb";
@@ -210,6 +211,13 @@ pub enum Write {
     PutSession(Session),
     /// Delete a session by access key ID.
     DeleteSession(String),
+    /// Insert a server secret (e.g. the session-sealing key) under a name. Never logged.
+    PutSecret {
+        /// The secret's name.
+        name: String,
+        /// Its bytes.
+        value: Vec<u8>,
+    },
 }
 
 fn provider_key(account: &str, url: &str) -> String {
@@ -226,6 +234,7 @@ struct Mirror {
     providers: BTreeMap<String, Provider>,
     roles: BTreeMap<String, Role>,
     sessions: HashMap<String, Session>,
+    secrets: BTreeMap<String, Vec<u8>>,
 }
 
 impl Mirror {
@@ -252,6 +261,9 @@ impl Mirror {
             }
             Write::DeleteSession(id) => {
                 self.sessions.remove(id);
+            }
+            Write::PutSecret { name, value } => {
+                self.secrets.insert(name.clone(), value.clone());
             }
         }
     }
@@ -314,6 +326,22 @@ fn load_table<T: for<'de> Deserialize<'de>>(
     Ok(out)
 }
 
+/// Secrets are raw bytes, not JSON records.
+fn load_secrets(db: &Database, path: &Path) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
+    let txn = db.begin_read().map_err(|e| db_err(path, e))?;
+    let table = match txn.open_table(SECRETS) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(BTreeMap::new()),
+        Err(e) => return Err(db_err(path, e)),
+    };
+    let mut out = BTreeMap::new();
+    for entry in table.iter().map_err(|e| db_err(path, e))? {
+        let (k, v) = entry.map_err(|e| db_err(path, e))?;
+        out.insert(k.value().to_string(), v.value().to_vec());
+    }
+    Ok(out)
+}
+
 fn commit_batch(db: &Database, path: &Path, writes: &[&Write]) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(|e| db_err(path, e))?;
     {
@@ -321,6 +349,7 @@ fn commit_batch(db: &Database, path: &Path, writes: &[&Write]) -> Result<(), Sto
         let mut providers = txn.open_table(PROVIDERS).map_err(|e| db_err(path, e))?;
         let mut roles = txn.open_table(ROLES).map_err(|e| db_err(path, e))?;
         let mut sessions = txn.open_table(SESSIONS).map_err(|e| db_err(path, e))?;
+        let mut secrets = txn.open_table(SECRETS).map_err(|e| db_err(path, e))?;
         for write in writes {
             let result = match write {
                 Write::PutCluster(c) => clusters
@@ -348,6 +377,9 @@ fn commit_batch(db: &Database, path: &Path, writes: &[&Write]) -> Result<(), Sto
                     .insert(s.access_key_id.as_str(), to_json(s).as_slice())
                     .map(drop),
                 Write::DeleteSession(id) => sessions.remove(id.as_str()).map(drop),
+                Write::PutSecret { name, value } => {
+                    secrets.insert(name.as_str(), value.as_slice()).map(drop)
+                }
             };
             result.map_err(|e| db_err(path, e))?;
         }
@@ -424,6 +456,7 @@ impl Store {
         for s in load_table::<Session>(&db, &path, SESSIONS, "sessions")? {
             mirror.sessions.insert(s.access_key_id.clone(), s);
         }
+        mirror.secrets = load_secrets(&db, &path)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let inner = Arc::new(Inner {
             mirror: RwLock::new(mirror),
@@ -558,6 +591,11 @@ impl Store {
     /// A session by access key ID.
     pub fn get_session(&self, access_key_id: &str) -> Option<Session> {
         self.read(|m| m.sessions.get(access_key_id).cloned())
+    }
+
+    /// A server secret by name (see [`Write::PutSecret`]).
+    pub fn get_secret(&self, name: &str) -> Option<Vec<u8>> {
+        self.read(|m| m.secrets.get(name).cloned())
     }
 
     /// Stores a session durably.

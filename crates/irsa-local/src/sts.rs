@@ -561,8 +561,9 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
     let partition = params.role_arn.partition();
     let session = Session {
         access_key_id: ids::session_access_key_id(),
-        secret_access_key: ids::secret_access_key(),
-        session_token: ids::session_token(),
+        // Filled in by the sealer: the token carries the session, the secret derives from it.
+        secret_access_key: String::new(),
+        session_token: String::new(),
         account: role.account.clone(),
         role_arn: role.arn(),
         assumed_role_arn: format!(
@@ -576,6 +577,17 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
         audience: verified.matched_audience,
         expiration: now + i64::from(params.duration_seconds),
     };
+    // Nothing is written: the session is sealed into its token with the store's durable
+    // key (see `session_seal`), so the answer does not wait for an fsync and the
+    // credentials still work after a restart.
+    let session = state.sealer.seal(session).map_err(|e| {
+        tracing::error!(error = %e, "cannot seal an STS session");
+        AwsError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        )
+    })?;
     let mut b = xml::XmlBuilder::new();
     b.text("Audience", &session.audience)
         .open("AssumedRoleUser")
@@ -591,16 +603,7 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
         .close("Credentials")
         .text("SubjectFromWebIdentityToken", &session.subject);
     let result = b.finish();
-    let (arn, subject) = (session.assumed_role_arn.clone(), session.subject.clone());
-    state.store.put_session(session).await.map_err(|e| {
-        tracing::error!(error = %e, "cannot store an STS session");
-        AwsError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalFailure",
-            "The request processing has failed because of an unknown error, exception or failure.",
-        )
-    })?;
-    tracing::debug!(%arn, %subject, "AssumeRoleWithWebIdentity");
+    tracing::debug!(arn = %session.assumed_role_arn, subject = %session.subject, "AssumeRoleWithWebIdentity");
     Ok(result)
 }
 
