@@ -11,7 +11,7 @@ mod output;
 
 /// IAM roles for service accounts (IRSA) for Kubernetes clusters on AWS that are not EKS.
 #[derive(Debug, Parser)]
-#[command(name = "irsa", version, about, long_about = None, propagate_version = true)]
+#[command(name = "irsa", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
