@@ -18,8 +18,9 @@
 //!    only looked at once the caller proved who they are, so role names do not leak);
 //! 6. the trust policy, evaluated by [`irsa_policy`] with the keys STS provides;
 //! 7. `DurationSeconds` against the role's `MaxSessionDuration`;
-//! 8. a session is stored durably before the credentials are returned, so that SigV4 calls
-//!    made with them work, also after a restart, until they expire.
+//! 8. the session is sealed into its own session token ([`crate::session_seal`], key kept
+//!    durably in the store), so SigV4 calls made with the credentials work, also after a
+//!    restart, until they expire, without a write on this path.
 //!
 //! Hot-path state (verifiers with parsed keys, parsed trust policies) is cached in
 //! [`StsState`] (one per server, see [`sts_state`]); `scripts/bench-local` drives this
