@@ -553,6 +553,7 @@ pub async fn bootstrap(options: BootstrapOptions) -> Result<Bootstrapped, Config
     }
     let sealer = SessionSealer::load_or_create(&store).await?;
     let state = Arc::new(AppState {
+        sts: crate::sts::StsState::new(options.settings.remote_issuer.clone()),
         sealer,
         store,
         clusters: Clusters::new(clusters),

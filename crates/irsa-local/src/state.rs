@@ -134,6 +134,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Seals STS session credentials into their session tokens.
     pub sealer: SessionSealer,
+    /// STS's remote-issuer client and hot-path caches (verifiers, parsed trust policies).
+    pub sts: crate::sts::StsState,
 }
 
 /// The shared handle.

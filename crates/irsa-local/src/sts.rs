@@ -23,12 +23,12 @@
 //!    restart, until they expire, without a write on this path.
 //!
 //! Hot-path state (verifiers with parsed keys, parsed trust policies) is cached in
-//! [`StsState`] (one per server, see [`sts_state`]); `scripts/bench-local` drives this
+//! [`StsState`] (one per server, in `AppState::sts`); `scripts/bench-local` drives this
 //! handler side by side with moto. `AssumeRoleWithWebIdentity` is unsigned: an
 //! `Authorization` header that an old client sends anyway is ignored, as AWS does.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::response::Response;
 use http::StatusCode;
@@ -42,7 +42,7 @@ use crate::clusters::LocalCluster;
 use crate::ids;
 use crate::remote_issuer::{KeySet, RemoteIssuerConfig, RemoteIssuerError, RemoteIssuers};
 use crate::server::QueryRequest;
-use crate::state::{AppState, Caller, SharedState};
+use crate::state::{Caller, SharedState};
 use crate::store::{Provider, Session};
 use crate::xml::{self, AwsError, STS_NAMESPACE};
 
@@ -125,26 +125,6 @@ impl std::fmt::Debug for StsState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StsState").finish_non_exhaustive()
     }
-}
-
-/// The [`StsState`] of each live [`AppState`]. `AppState` belongs to the server skeleton;
-/// this side table keeps STS's caches next to it without a field there. Entries whose
-/// `AppState` is gone are dropped on the next lookup.
-static REGISTRY: Mutex<Vec<(Weak<AppState>, Arc<StsState>)>> = Mutex::new(Vec::new());
-
-/// The STS state that belongs to `state`, created on first use from its settings.
-pub fn sts_state(state: &SharedState) -> Arc<StsState> {
-    let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, sts)) = registry
-        .iter()
-        .find(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(state)))
-    {
-        return Arc::clone(sts);
-    }
-    registry.retain(|(weak, _)| weak.strong_count() > 0);
-    let sts = Arc::new(StsState::new(state.settings.remote_issuer.clone()));
-    registry.push((Arc::downgrade(state), Arc::clone(&sts)));
-    sts
 }
 
 impl StsState {
@@ -493,7 +473,7 @@ fn request_context(
 /// `AssumeRoleWithWebIdentityResult` XML.
 async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsError> {
     let params = validate_params(req)?;
-    let sts = sts_state(state);
+    let sts = &state.sts;
     let now = state.clock.now();
 
     // The token's shape and alg; its claims are not trusted until the signature verifies,
