@@ -11,11 +11,9 @@
 //! - [`verify`]: the [`verify::Verifier`], a security boundary with one error per rule.
 //! - [`thumbprint`]: the SHA-1 thumbprint IAM wants for an OIDC provider.
 //! - [`apiserver`]: the kube-apiserver flags for a given issuer and keys.
-//! - [`issuer`]: validation of issuer URLs as AWS accepts them.
 
 pub mod apiserver;
 mod der;
-pub mod issuer;
 pub mod jwk;
 pub mod keys;
 pub mod mint;
