@@ -2,6 +2,7 @@
 
 pub mod local;
 pub mod mutate;
+pub mod mutation_flags;
 pub mod oidc;
 pub mod token;
 pub mod trust_policy;

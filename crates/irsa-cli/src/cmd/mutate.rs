@@ -19,10 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use irsa_core::mutation::{
-    self, ContainerCredentialsConfig, ContainerCredentialsSettings, DEFAULT_ANNOTATION_PREFIX,
-    DEFAULT_CC_AUDIENCE, DEFAULT_CC_FULL_URI, DEFAULT_CC_MOUNT_PATH, DEFAULT_CC_TOKEN_PATH,
-    DEFAULT_CC_VOLUME_NAME, DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_EXPIRATION,
-    DEFAULT_TOKEN_MOUNT_PATH, Jitter, PlanInputs, RoleMapping, ServiceAccountIdentity,
+    self, ContainerCredentialsConfig, Jitter, PlanInputs, RoleMapping, ServiceAccountIdentity,
     WebhookConfig,
 };
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
@@ -53,25 +50,9 @@ pub struct Args {
     /// Namespace of the admission request (default: the pod's, else `default`).
     #[arg(long)]
     pub namespace: Option<String>,
-    /// Prefix of the annotations read on ServiceAccounts and Pods.
-    #[arg(long, default_value = DEFAULT_ANNOTATION_PREFIX)]
-    pub annotation_prefix: String,
-    /// Default token audience.
-    #[arg(long, default_value = DEFAULT_TOKEN_AUDIENCE)]
-    pub token_audience: String,
-    /// Where the STS web-identity token is mounted.
-    #[arg(long, default_value = DEFAULT_TOKEN_MOUNT_PATH)]
-    pub token_mount_path: String,
-    /// Default token expiration in seconds (minimum 600).
-    #[arg(long, default_value_t = DEFAULT_TOKEN_EXPIRATION, allow_negative_numbers = true)]
-    pub token_expiration: i64,
-    /// Inject AWS_DEFAULT_REGION and AWS_REGION with this value.
-    #[arg(long, default_value = "")]
-    pub aws_default_region: String,
-    /// Inject AWS_STS_REGIONAL_ENDPOINTS=regional by default (`--sts-regional-endpoint` or `=true|false`).
-    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true",
-          action = clap::ArgAction::Set)]
-    pub sts_regional_endpoint: bool,
+    /// The mutation flags shared with `irsa webhook`/`irsa mutate`.
+    #[command(flatten)]
+    pub mutation: super::mutation_flags::MutationFlags,
     /// A `pod-identity-webhook` ConfigMap manifest (what `--watch-config-map` would watch).
     #[arg(long, value_name = "CONFIGMAP.yaml")]
     pub config_map: Option<PathBuf>,
@@ -82,21 +63,6 @@ pub struct Args {
         value_name = "FILE"
     )]
     pub container_credentials_config: Option<PathBuf>,
-    /// Audience of the container-credentials token.
-    #[arg(long, default_value = DEFAULT_CC_AUDIENCE)]
-    pub container_credentials_audience: String,
-    /// Mount path of the container-credentials token.
-    #[arg(long, default_value = DEFAULT_CC_MOUNT_PATH)]
-    pub container_credentials_token_mount_path: String,
-    /// Volume name of the container-credentials token.
-    #[arg(long, default_value = DEFAULT_CC_VOLUME_NAME)]
-    pub container_credentials_token_volume_name: String,
-    /// File name of the container-credentials token inside its volume.
-    #[arg(long, default_value = DEFAULT_CC_TOKEN_PATH)]
-    pub container_credentials_token_path: String,
-    /// Value of AWS_CONTAINER_CREDENTIALS_FULL_URI.
-    #[arg(long, default_value = DEFAULT_CC_FULL_URI)]
-    pub container_credentials_full_uri: String,
     /// Fixed jitter (0..=7200 s) for a container-credentials expiration of 86400 s, for
     /// reproducible output; by default it is random like the webhook's.
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=7200))]
@@ -129,7 +95,7 @@ pub fn run(args: Args) -> ExitCode {
 
 fn execute(args: &Args) -> Result<String, Failure> {
     let pod = read_pod(&args.filename)?;
-    let config = webhook_config(args);
+    let config = args.mutation.to_config();
     let namespace = args
         .namespace
         .clone()
@@ -197,24 +163,6 @@ fn describe(plan: &mutation::MutationPlan, namespace: &str, sa_name: &str) {
         ),
     };
     note(&line);
-}
-
-fn webhook_config(args: &Args) -> WebhookConfig {
-    WebhookConfig {
-        annotation_prefix: args.annotation_prefix.clone(),
-        token_audience: args.token_audience.clone(),
-        token_mount_path: args.token_mount_path.clone(),
-        token_expiration: args.token_expiration,
-        aws_default_region: Some(args.aws_default_region.clone()).filter(|r| !r.is_empty()),
-        sts_regional_endpoint: args.sts_regional_endpoint,
-        container_credentials: ContainerCredentialsSettings {
-            audience: args.container_credentials_audience.clone(),
-            mount_path: args.container_credentials_token_mount_path.clone(),
-            volume_name: args.container_credentials_token_volume_name.clone(),
-            token_path: args.container_credentials_token_path.clone(),
-            full_uri: args.container_credentials_full_uri.clone(),
-        },
-    }
 }
 
 fn read_text(path: &Path, what: &str) -> Result<String, Failure> {

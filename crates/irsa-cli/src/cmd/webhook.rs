@@ -10,11 +10,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use irsa_core::mutation::{
-    ContainerCredentialsSettings, DEFAULT_ANNOTATION_PREFIX, DEFAULT_CC_AUDIENCE,
-    DEFAULT_CC_FULL_URI, DEFAULT_CC_MOUNT_PATH, DEFAULT_CC_TOKEN_PATH, DEFAULT_CC_VOLUME_NAME,
-    DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_EXPIRATION, DEFAULT_TOKEN_MOUNT_PATH, WebhookConfig,
-};
 use irsa_webhook::ServerConfig;
 use irsa_webhook::config::{ConfigError, TlsMinVersion, parse_go_duration};
 
@@ -70,25 +65,9 @@ pub struct Args {
     /// Secret for CSR mode (accepted, unused).
     #[arg(long, default_value = "pod-identity-webhook")]
     pub tls_secret: String,
-    /// Prefix of the annotations read on ServiceAccounts and Pods.
-    #[arg(long, default_value = DEFAULT_ANNOTATION_PREFIX)]
-    pub annotation_prefix: String,
-    /// Default token audience.
-    #[arg(long, default_value = DEFAULT_TOKEN_AUDIENCE)]
-    pub token_audience: String,
-    /// Where the STS web-identity token is mounted.
-    #[arg(long, default_value = DEFAULT_TOKEN_MOUNT_PATH)]
-    pub token_mount_path: String,
-    /// Default token expiration in seconds (minimum 600).
-    #[arg(long, default_value_t = DEFAULT_TOKEN_EXPIRATION, allow_negative_numbers = true)]
-    pub token_expiration: i64,
-    /// Inject AWS_DEFAULT_REGION and AWS_REGION with this value.
-    #[arg(long, default_value = "")]
-    pub aws_default_region: String,
-    /// Inject AWS_STS_REGIONAL_ENDPOINTS=regional by default.
-    #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true",
-          action = clap::ArgAction::Set)]
-    pub sts_regional_endpoint: bool,
+    /// The mutation flags shared with `irsa webhook`/`irsa mutate`.
+    #[command(flatten)]
+    pub mutation: super::mutation_flags::MutationFlags,
     /// Watch the pod-identity-webhook ConfigMap in --namespace for role mappings.
     #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true",
           action = clap::ArgAction::Set)]
@@ -101,21 +80,6 @@ pub struct Args {
     /// Container-credentials identities file, re-read when it changes.
     #[arg(long, default_value = "")]
     pub watch_container_credentials_config: String,
-    /// Audience of the container-credentials token.
-    #[arg(long, default_value = DEFAULT_CC_AUDIENCE)]
-    pub container_credentials_audience: String,
-    /// Mount path of the container-credentials token.
-    #[arg(long, default_value = DEFAULT_CC_MOUNT_PATH)]
-    pub container_credentials_token_mount_path: String,
-    /// Volume name of the container-credentials token.
-    #[arg(long, default_value = DEFAULT_CC_VOLUME_NAME)]
-    pub container_credentials_token_volume_name: String,
-    /// File name of the container-credentials token inside its volume.
-    #[arg(long, default_value = DEFAULT_CC_TOKEN_PATH)]
-    pub container_credentials_token_path: String,
-    /// Value of AWS_CONTAINER_CREDENTIALS_FULL_URI.
-    #[arg(long, default_value = DEFAULT_CC_FULL_URI)]
-    pub container_credentials_full_uri: String,
     /// Serve /debug/alpha/* endpoints.
     #[arg(long, num_args = 0..=1, default_value_t = false, default_missing_value = "true",
           action = clap::ArgAction::Set)]
@@ -176,21 +140,7 @@ fn init_logging(args: &Args) {
 /// Maps the flags onto the server configuration; the warnings are logged once logging is up.
 fn server_config(args: &Args) -> Result<(ServerConfig, Vec<String>), ConfigError> {
     let mut warnings = Vec::new();
-    let mutation = WebhookConfig {
-        annotation_prefix: args.annotation_prefix.clone(),
-        token_audience: args.token_audience.clone(),
-        token_mount_path: args.token_mount_path.clone(),
-        token_expiration: args.token_expiration,
-        aws_default_region: Some(args.aws_default_region.clone()).filter(|r| !r.is_empty()),
-        sts_regional_endpoint: args.sts_regional_endpoint,
-        container_credentials: ContainerCredentialsSettings {
-            audience: args.container_credentials_audience.clone(),
-            mount_path: args.container_credentials_token_mount_path.clone(),
-            volume_name: args.container_credentials_token_volume_name.clone(),
-            token_path: args.container_credentials_token_path.clone(),
-            full_uri: args.container_credentials_full_uri.clone(),
-        },
-    };
+    let mutation = args.mutation.to_config();
     let mut config = ServerConfig::new(mutation);
     config.bind_address = args.bind_address;
     config.port = args.port;
@@ -334,7 +284,10 @@ mod tests {
             config.tls.key_path,
             PathBuf::from("/etc/webhook/certs/tls.key")
         );
-        assert_eq!(config.mutation, WebhookConfig::default());
+        assert_eq!(
+            config.mutation,
+            irsa_core::mutation::WebhookConfig::default()
+        );
         assert_eq!(
             config.lookup_grace_period,
             std::time::Duration::from_secs(1)
