@@ -735,11 +735,7 @@ async fn create_role(
     now: i64,
 ) -> Result<String, AwsError> {
     let mut v = ViolationsHandle::default();
-    let name = req.param("RoleName");
-    match name {
-        Some(n) => validate_role_name(n, &mut v),
-        None => v.0.null("roleName"),
-    }
+    let name = collect_role_name(req, &mut v);
     let document = req.param("AssumeRolePolicyDocument");
     if document.is_none() {
         v.0.null("assumeRolePolicyDocument");
@@ -866,17 +862,23 @@ async fn delete_role(
         .map_err(service_failure)
 }
 
+/// The `RoleName` parameter, with its absence or a broken naming rule recorded in `v`.
+fn collect_role_name<'a>(req: &'a QueryRequest, v: &mut ViolationsHandle) -> Option<&'a str> {
+    let name = req.param("RoleName");
+    match name {
+        Some(n) => validate_role_name(n, v),
+        None => v.0.null("roleName"),
+    }
+    name
+}
+
 async fn update_assume_role_policy(
     state: &SharedState,
     req: &QueryRequest,
     account: &str,
 ) -> Result<(), AwsError> {
     let mut v = ViolationsHandle::default();
-    let name = req.param("RoleName");
-    match name {
-        Some(n) => validate_role_name(n, &mut v),
-        None => v.0.null("roleName"),
-    }
+    let name = collect_role_name(req, &mut v);
     let document = req.param("PolicyDocument");
     if document.is_none() {
         v.0.null("policyDocument");
@@ -903,11 +905,7 @@ async fn update_role(
     account: &str,
 ) -> Result<(), AwsError> {
     let mut v = ViolationsHandle::default();
-    let name = req.param("RoleName");
-    match name {
-        Some(n) => validate_role_name(n, &mut v),
-        None => v.0.null("roleName"),
-    }
+    let name = collect_role_name(req, &mut v);
     let max_session = req
         .param("MaxSessionDuration")
         .map(|m| validate_max_session_duration(m, &mut v.0));
