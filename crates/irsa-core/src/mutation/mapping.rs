@@ -71,17 +71,7 @@ impl RoleMapping {
     /// entry plus one warning per skipped entry; fails only when the whole document is unusable
     /// (then the caller keeps its previous mapping, as upstream does).
     pub fn parse(json: &str) -> Result<(Self, Vec<String>), MappingError> {
-        let source_name = "ConfigMap pod-identity-webhook key `config`";
-        let doc: Value = serde_json::from_str(json).map_err(|e| MappingError::InvalidJson {
-            source_name,
-            reason: e.to_string(),
-        })?;
-        let Value::Object(object) = doc else {
-            return Err(MappingError::NotAnObject {
-                source_name,
-                found: json_type(&doc),
-            });
-        };
+        let object = parse_json_object(json, "ConfigMap pod-identity-webhook key `config`")?;
         let mut mapping = Self::default();
         let mut warnings = Vec::new();
         for (key, value) in &object {
@@ -205,6 +195,24 @@ fn go_field<'a>(fields: &'a Map<String, Value>, name: &str) -> Option<&'a Value>
     })
 }
 
+/// Parses `text` as a JSON object; errors name `source_name`.
+fn parse_json_object(
+    text: &str,
+    source_name: &'static str,
+) -> Result<serde_json::Map<String, Value>, MappingError> {
+    let doc: Value = serde_json::from_str(text).map_err(|e| MappingError::InvalidJson {
+        source_name,
+        reason: e.to_string(),
+    })?;
+    match doc {
+        Value::Object(object) => Ok(object),
+        other => Err(MappingError::NotAnObject {
+            source_name,
+            found: json_type(&other),
+        }),
+    }
+}
+
 pub(crate) fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -227,20 +235,10 @@ impl ContainerCredentialsConfig {
     /// a missing or empty file; invalid JSON is an error (the caller keeps the previous set);
     /// entries without a string `namespace` and `serviceAccount` are skipped with a warning.
     pub fn parse(text: &str) -> Result<(Self, Vec<String>), MappingError> {
-        let source_name = "container-credentials config";
         if text.trim().is_empty() {
             return Ok((Self::default(), Vec::new()));
         }
-        let doc: Value = serde_json::from_str(text).map_err(|e| MappingError::InvalidJson {
-            source_name,
-            reason: e.to_string(),
-        })?;
-        let Value::Object(object) = doc else {
-            return Err(MappingError::NotAnObject {
-                source_name,
-                found: json_type(&doc),
-            });
-        };
+        let object = parse_json_object(text, "container-credentials config")?;
         let mut config = Self::default();
         let mut warnings = Vec::new();
         match go_field(&object, "identities") {
