@@ -94,7 +94,9 @@ async fn converges_then_makes_no_mutating_call_then_removes_everything() {
     let d = desired("eu-west-1", "abc12", &options);
     let mut lines = Vec::new();
     let first = Engine::new(&c)
-        .provision(&d, RunOptions::default(), &mut |s| lines.push(s.progress_line()))
+        .provision(&d, RunOptions::default(), &mut |s| {
+            lines.push(s.progress_line())
+        })
         .await
         .expect("first pass");
     assert_eq!(first.mutating_calls(), 8, "{:?}", first.calls);
@@ -108,7 +110,13 @@ async fn converges_then_makes_no_mutating_call_then_removes_everything() {
         .expect("second pass");
     assert_eq!(second.mutating_calls(), 0, "{:?}", second.plan);
     assert!(second.read_calls() <= 6, "{:?}", second.calls);
-    assert!(second.plan.steps.iter().all(|s| s.outcome == Outcome::UpToDate));
+    assert!(
+        second
+            .plan
+            .steps
+            .iter()
+            .all(|s| s.outcome == Outcome::UpToDate)
+    );
 
     // Drift: another writer changes the provider's tag value; the next pass fixes it.
     let iam = aws_sdk_iam::Client::from_conf(
@@ -157,5 +165,9 @@ async fn converges_then_makes_no_mutating_call_then_removes_everything() {
         .await
         .expect("idempotent removal");
     assert_eq!(again.mutating_calls(), 0);
-    assert_eq!(c.calls().total(CallKind::Write), 0, "per-pass engines count apart");
+    assert_eq!(
+        c.calls().total(CallKind::Write),
+        0,
+        "per-pass engines count apart"
+    );
 }
