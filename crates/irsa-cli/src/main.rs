@@ -33,6 +33,8 @@ enum Command {
     Mutate(cmd::mutate::Args),
     /// Run the pod identity mutating admission webhook.
     Webhook(Box<cmd::webhook::Args>),
+    /// Explain why a pod does not get its IAM role (PASS/WARN/FAIL with evidence and remedy).
+    Doctor(Box<cmd::doctor::Args>),
     /// Migrate manifests to IRSA from other credential systems (kiam), and back.
     #[command(subcommand)]
     Migrate(cmd::migrate::Command),
@@ -48,5 +50,6 @@ fn main() -> ExitCode {
         Command::Mutate(args) => cmd::mutate::run(args),
         Command::Webhook(args) => cmd::webhook::run(*args),
         Command::Migrate(command) => cmd::migrate::run(command),
+        Command::Doctor(args) => cmd::doctor::run(*args),
     }
 }
