@@ -357,7 +357,10 @@ fn plan_role(
                     };
                     // The role lives in the partition of the providers it trusts.
                     partition.get_or_insert(arn.partition());
-                    if clusters.iter().any(|c| c.issuer.host_path() == arn.host_path()) {
+                    if clusters
+                        .iter()
+                        .any(|c| c.issuer.host_path() == arn.host_path())
+                    {
                         trusted.push((arn.host_path().to_owned(), arn.partition()));
                     }
                 }
@@ -458,7 +461,11 @@ pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<ApplyRepo
         .iter()
         .map(|c| {
             let issuer = &c.issuer;
-            (c.account.clone(), issuer.host_path().to_string(), issuer.partition())
+            (
+                c.account.clone(),
+                issuer.host_path().to_string(),
+                issuer.partition(),
+            )
         })
         .collect();
     for r in &planned_roles {

@@ -532,7 +532,11 @@ mod tests {
             // What is minted: the webhook's volume values (no value = the server's default,
             // which is the webhook's flag default).
             assert_eq!(
-                resolved.token.audience.as_deref().unwrap_or("sts.amazonaws.com"),
+                resolved
+                    .token
+                    .audience
+                    .as_deref()
+                    .unwrap_or("sts.amazonaws.com"),
                 audience.as_deref().unwrap_or_default(),
                 "{annotations:?}"
             );
@@ -559,7 +563,10 @@ mod tests {
             expiration: Some(300),
             manifest: Some(manifest(
                 &[
-                    ("eks.amazonaws.com/role-arn", "arn:aws:iam::000000000000:role/app"),
+                    (
+                        "eks.amazonaws.com/role-arn",
+                        "arn:aws:iam::000000000000:role/app",
+                    ),
                     ("eks.amazonaws.com/token-expiration", "7200"),
                 ],
                 "eks.amazonaws.com",

@@ -497,10 +497,10 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
         .find_provider(account, &issuer)
         .filter(|p| p.partition == params.role_arn.partition())
         .ok_or_else(|| {
-        invalid_token(format!(
-            "No OpenIDConnect provider found in your account for {issuer}"
-        ))
-    })?;
+            invalid_token(format!(
+                "No OpenIDConnect provider found in your account for {issuer}"
+            ))
+        })?;
 
     let source = match state.clusters.by_issuer(&issuer) {
         Some(cluster) => KeySource::Cluster(cluster),
@@ -560,8 +560,8 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
         internal_failure()
     })?;
     // validate_params already enforced STS's session-name rule.
-    let session_name =
-        SessionName::parse(&params.session_name).map_err(|e| AwsError::validation(e.to_string()))?;
+    let session_name = SessionName::parse(&params.session_name)
+        .map_err(|e| AwsError::validation(e.to_string()))?;
     let assumed_role_arn = AssumedRoleArn::new(&role_arn, session_name).to_string();
     let session = Session {
         access_key_id: ids::session_access_key_id(),
@@ -929,7 +929,12 @@ mod tests {
     async fn every_printed_arn_carries_the_clusters_partition() {
         for (region, partition, suffix, audience) in [
             ("eu-west-1", "aws", "amazonaws.com", "sts.amazonaws.com"),
-            ("cn-north-1", "aws-cn", "amazonaws.com.cn", "sts.amazonaws.com.cn"),
+            (
+                "cn-north-1",
+                "aws-cn",
+                "amazonaws.com.cn",
+                "sts.amazonaws.com.cn",
+            ),
         ] {
             let dir = tempfile::tempdir().unwrap();
             let yaml = format!(
@@ -947,7 +952,8 @@ mod tests {
             .unwrap();
             let state = booted.state;
             let host_path = format!("s3.{region}.{suffix}/000000000000-g8s-c1-oidc-pod-identity");
-            let provider_arn = format!("arn:{partition}:iam::000000000000:oidc-provider/{host_path}");
+            let provider_arn =
+                format!("arn:{partition}:iam::000000000000:oidc-provider/{host_path}");
             let role_arn = format!("arn:{partition}:iam::000000000000:role/team/app");
 
             let cluster = state.clusters.get("c1").unwrap();
@@ -959,15 +965,19 @@ mod tests {
             let role = state.store.get_role("000000000000", "app").unwrap();
             assert_eq!(role.arn(), role_arn);
             assert_eq!(role.role_arn().unwrap().to_string(), role_arn);
-            assert!(role.assume_role_policy_document.contains(&format!(
-                "\"{host_path}:aud\":\"{audience}\""
-            )));
+            assert!(
+                role.assume_role_policy_document
+                    .contains(&format!("\"{host_path}:aud\":\"{audience}\""))
+            );
             let root = Caller::Root {
                 partition: irsa_core::aws::Region::parse(region).unwrap().partition(),
                 account: "000000000000".into(),
                 access_key_id: "test".into(),
             };
-            assert_eq!(root.arn(), format!("arn:{partition}:iam::000000000000:root"));
+            assert_eq!(
+                root.arn(),
+                format!("arn:{partition}:iam::000000000000:root")
+            );
 
             // The cluster's own token (default audience) for its own role.
             let token = cluster

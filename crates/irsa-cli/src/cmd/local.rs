@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use irsa_core::mutation::{DEFAULT_ANNOTATION_PREFIX, ServiceAccountManifest};
 use irsa_local::client::{DEFAULT_ENDPOINT, mint_token};
 use irsa_local::config::{BootstrapOptions, Config, bootstrap};
-use irsa_core::mutation::{DEFAULT_ANNOTATION_PREFIX, ServiceAccountManifest};
 use irsa_local::exec::{ExecEnvironment, ExecRequest, PrivateDir, webhook_environment};
 use irsa_local::server::{TokenRequest, TokenResponse};
 use irsa_local::state::{

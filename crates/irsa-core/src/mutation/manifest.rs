@@ -60,13 +60,17 @@ impl ServiceAccountManifest {
     pub fn parse(text: &str, prefix: &str) -> Result<Self, ManifestError> {
         let doc = parse_yaml(text).map_err(ManifestError::Yaml)?;
         if !doc.is_object() {
-            return Err(ManifestError::Yaml("the document is not a mapping".to_owned()));
+            return Err(ManifestError::Yaml(
+                "the document is not a mapping".to_owned(),
+            ));
         }
         match doc.get("kind") {
             None => {}
             Some(Value::String(k)) if k == "ServiceAccount" => {}
             Some(other) => {
-                let kind = other.as_str().map_or_else(|| other.to_string(), str::to_owned);
+                let kind = other
+                    .as_str()
+                    .map_or_else(|| other.to_string(), str::to_owned);
                 return Err(ManifestError::Kind(kind));
             }
         }
