@@ -320,7 +320,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.namespace, "team");
-        assert!(r.pod.get("metadata").is_none(), "the pod is kept as received");
+        assert!(
+            r.pod.get("metadata").is_none(),
+            "the pod is kept as received"
+        );
         assert_eq!(service_account_name(&r.pod), "app");
         let r = parse_review(
             br#"{"request":{"uid":"u","object":{"metadata":{"namespace":"own"},"spec":{}}}}"#,

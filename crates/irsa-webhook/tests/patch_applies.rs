@@ -112,7 +112,8 @@ fn check(pod: &Value, request_namespace: Option<&str>, container_credentials: bo
     if let Some(ns) = request_namespace {
         request["namespace"] = json!(ns);
     }
-    let body = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request});
+    let body =
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request});
     let review = parse_review(body.to_string().as_bytes()).expect("a well-formed review");
     let identities = ContainerCredentialsConfig::parse(
         r#"{"identities":[{"namespace":"team","serviceAccount":"app"},{"namespace":"team","serviceAccount":"default"},{"namespace":"default","serviceAccount":"default"},{"namespace":"own-namespace","serviceAccount":"app"}]}"#,
