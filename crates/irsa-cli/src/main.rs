@@ -37,6 +37,9 @@ enum Command {
     Provision(Box<cmd::provision::ProvisionArgs>),
     /// Remove what `irsa provision` created for a cluster (only resources tagged as its).
     Deprovision(Box<cmd::provision::DeprovisionArgs>),
+    /// Migrate manifests to IRSA from other credential systems (kiam), and back.
+    #[command(subcommand)]
+    Migrate(cmd::migrate::Command),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +53,6 @@ fn main() -> ExitCode {
         Command::Webhook(args) => cmd::webhook::run(*args),
         Command::Provision(args) => cmd::provision::run_provision(*args),
         Command::Deprovision(args) => cmd::provision::run_deprovision(*args),
+        Command::Migrate(command) => cmd::migrate::run(command),
     }
 }
