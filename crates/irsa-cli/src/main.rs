@@ -35,6 +35,10 @@ enum Command {
     Webhook(Box<cmd::webhook::Args>),
     /// Explain why a pod does not get its IAM role (PASS/WARN/FAIL with evidence and remedy).
     Doctor(Box<cmd::doctor::Args>),
+    /// Publish a cluster's OIDC issuer in S3 and create its IAM OIDC provider (idempotent).
+    Provision(Box<cmd::provision::ProvisionArgs>),
+    /// Remove what `irsa provision` created for a cluster (only resources tagged as its).
+    Deprovision(Box<cmd::provision::DeprovisionArgs>),
     /// Migrate manifests to IRSA from other credential systems (kiam), and back.
     #[command(subcommand)]
     Migrate(cmd::migrate::Command),
@@ -49,6 +53,8 @@ fn main() -> ExitCode {
         Command::Local(args) => cmd::local::run(args),
         Command::Mutate(args) => cmd::mutate::run(args),
         Command::Webhook(args) => cmd::webhook::run(*args),
+        Command::Provision(args) => cmd::provision::run_provision(*args),
+        Command::Deprovision(args) => cmd::provision::run_deprovision(*args),
         Command::Migrate(command) => cmd::migrate::run(command),
         Command::Doctor(args) => cmd::doctor::run(*args),
     }
