@@ -212,9 +212,7 @@ pub(crate) async fn provider(
         "provider",
         out,
     );
-    Ok(
-        absent_on(out, &["NoSuchEntity"])?.map(|p| observed_provider(&p)),
-    )
+    Ok(absent_on(out, &["NoSuchEntity"])?.map(|p| observed_provider(&p)))
 }
 
 /// A provider as GetOpenIDConnectProvider answers it.
