@@ -7,7 +7,9 @@
 //! canonical query from the URL only, and the SHA-256 of the raw body bytes (an
 //! `x-amz-content-sha256` header must equal it: it is checked, not trusted). The
 //! signature comparison is constant-time. Both the `Authorization` header form and the
-//! presigned query form (`X-Amz-Signature=…`) are accepted.
+//! presigned query form (`X-Amz-Signature=…`) are accepted; a presigned URL's
+//! `X-Amz-Expires` must lie in AWS's 1..=604800 seconds and all time arithmetic
+//! saturates, so no client-chosen number can wrap into a valid window.
 
 use std::fmt::Write as _;
 
@@ -287,13 +289,9 @@ fn parse_query_auth(pairs: &[(String, String)]) -> Result<Authorization, SigV4Er
     let [access_key_id, date, region, service, terminator] =
         parse_credential(get("X-Amz-Credential").unwrap_or_default())?;
     let expires = get("X-Amz-Expires")
-        .map(|v| {
-            v.parse::<i64>().map_err(|_| {
-                SigV4Error::Incomplete(format!("X-Amz-Expires must be a number, got '{v}'"))
-            })
-        })
+        .map(parse_expires)
         .transpose()?
-        .unwrap_or(900);
+        .unwrap_or(DEFAULT_PRESIGNED_EXPIRES);
     Ok(Authorization {
         access_key_id,
         date,
@@ -310,6 +308,41 @@ fn parse_query_auth(pairs: &[(String, String)]) -> Result<Authorization, SigV4Er
         session_token: get("X-Amz-Security-Token").map(str::to_string),
         presigned: Some(PresignedQuery { expires }),
     })
+}
+
+/// `X-Amz-Expires` when a presigned URL omits it (AWS SDK default).
+const DEFAULT_PRESIGNED_EXPIRES: i64 = 900;
+/// AWS accepts presigned URLs valid for at most a week.
+const MAX_PRESIGNED_EXPIRES: i64 = 604_800;
+
+/// `X-Amz-Expires` in 1..=604800 seconds, with AWS's messages outside it. Digits beyond
+/// `i64` are "more than a week", not a parse error, and never wrap.
+fn parse_expires(v: &str) -> Result<i64, SigV4Error> {
+    let too_long = || {
+        SigV4Error::Incomplete(format!(
+            "X-Amz-Expires must be less than a week (in seconds) that is; {MAX_PRESIGNED_EXPIRES}"
+        ))
+    };
+    if let Some(digits) = v.strip_prefix('-')
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(SigV4Error::Incomplete(
+            "X-Amz-Expires must be non-negative".into(),
+        ));
+    }
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SigV4Error::Incomplete(format!(
+            "X-Amz-Expires should be a number, got '{v}'"
+        )));
+    }
+    match v.parse::<i64>() {
+        Ok(0) => Err(SigV4Error::Incomplete(
+            "X-Amz-Expires must be at least 1 second".into(),
+        )),
+        Ok(n) if n <= MAX_PRESIGNED_EXPIRES => Ok(n),
+        _ => Err(too_long()),
+    }
 }
 
 /// Parses `YYYYMMDDTHHMMSSZ` into UNIX seconds.
@@ -474,6 +507,11 @@ pub fn verify(
             auth.terminator
         )));
     }
+    if auth.region.is_empty() {
+        return Err(SigV4Error::Mismatch(
+            "Credential should be scoped to a valid region, not ''. ".into(),
+        ));
+    }
     if auth.service != settings.service {
         return Err(SigV4Error::Mismatch(format!(
             "Credential should be scoped to correct service: '{}'. ",
@@ -494,40 +532,44 @@ pub fn verify(
         return Err(SigV4Error::ExpiredToken);
     }
 
+    // Saturating: no time or duration a client sends can wrap around into the window.
+    let earliest = settings.now.saturating_sub(settings.max_skew);
+    let latest = settings.now.saturating_add(settings.max_skew);
     match &auth.presigned {
         None => {
-            if request_time < settings.now - settings.max_skew {
+            if request_time < earliest {
                 return Err(SigV4Error::Mismatch(format!(
                     "Signature expired: {} is now earlier than {} ({} - {} min.)",
                     auth.amz_date,
-                    format_amz_date(settings.now - settings.max_skew),
+                    format_amz_date(earliest),
                     format_amz_date(settings.now),
                     settings.max_skew / 60
                 )));
             }
-            if request_time > settings.now + settings.max_skew {
+            if request_time > latest {
                 return Err(SigV4Error::Mismatch(format!(
                     "Signature not yet current: {} is still later than {} ({} + {} min.)",
                     auth.amz_date,
-                    format_amz_date(settings.now + settings.max_skew),
+                    format_amz_date(latest),
                     format_amz_date(settings.now),
                     settings.max_skew / 60
                 )));
             }
         }
         Some(p) => {
-            if request_time + p.expires < settings.now {
+            let valid_until = request_time.saturating_add(p.expires);
+            if valid_until < settings.now {
                 return Err(SigV4Error::Mismatch(format!(
                     "Signature expired: {} is now earlier than {}",
-                    format_amz_date(request_time + p.expires),
+                    format_amz_date(valid_until),
                     format_amz_date(settings.now)
                 )));
             }
-            if request_time > settings.now + settings.max_skew {
+            if request_time > latest {
                 return Err(SigV4Error::Mismatch(format!(
                     "Signature not yet current: {} is still later than {}",
                     auth.amz_date,
-                    format_amz_date(settings.now + settings.max_skew)
+                    format_amz_date(latest)
                 )));
             }
         }
@@ -912,6 +954,112 @@ mod tests {
         let err = check(&req, "iam", NOW, long_term("secret")).expect_err("incomplete");
         assert_eq!(err.to_aws_error().code, "IncompleteSignature");
         assert!(err.to_string().contains("'Signature'"), "{err}");
+    }
+
+    /// A GET presigned by aws-sigv4 at `time` for `expires` in `region`.
+    fn presigned(expires: Duration, region: &str, time: i64) -> http::Request<String> {
+        let uri = "http://127.0.0.1:8787/?Action=GetCallerIdentity&Version=2011-06-15";
+        let mut req = http::Request::builder()
+            .method("GET")
+            .uri(uri)
+            .header("host", "127.0.0.1:8787")
+            .body(String::new())
+            .expect("request");
+        let identity = Credentials::new("AKIDEXAMPLE", "secret", None, None, "t").into();
+        let mut settings = SigningSettings::default();
+        settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
+        settings.expires_in = Some(expires);
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(region)
+            .name("sts")
+            .time(UNIX_EPOCH + Duration::from_secs(u64::try_from(time).expect("positive")))
+            .settings(settings)
+            .build()
+            .expect("params")
+            .into();
+        let signable = SignableRequest::new(
+            "GET",
+            uri,
+            [("host", "127.0.0.1:8787")].into_iter(),
+            SignableBody::Bytes(b""),
+        )
+        .expect("signable");
+        let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+        req
+    }
+
+    #[test]
+    fn presigned_expiry_is_one_second_to_a_week() {
+        let week = 604_800;
+        check(
+            &presigned(Duration::from_secs(week), "us-east-1", NOW),
+            "sts",
+            NOW + 10,
+            long_term("secret"),
+        )
+        .expect("a week is allowed");
+        check(
+            &presigned(Duration::from_secs(1), "us-east-1", NOW),
+            "sts",
+            NOW,
+            long_term("secret"),
+        )
+        .expect("one second is allowed");
+        // Out of range, including values that overflowed the old `request_time + expires`.
+        for expires in [
+            week + 1,
+            31_536_000_000,
+            9_223_372_036_854_775_807,
+            u64::MAX,
+        ] {
+            let req = presigned(Duration::from_secs(expires), "us-east-1", NOW);
+            let err = check(&req, "sts", NOW, long_term("secret")).expect_err("too long");
+            assert_eq!(err.to_aws_error().code, "IncompleteSignature", "{expires}");
+            assert_eq!(
+                err.to_string(),
+                "X-Amz-Expires must be less than a week (in seconds) that is; 604800"
+            );
+        }
+        // Signed 31 years ago with a huge expiry: not a valid URL today.
+        let then = NOW - 31 * 365 * 86_400;
+        let req = presigned(Duration::from_secs(31_536_000_000), "us-east-1", then);
+        check(&req, "sts", NOW, long_term("secret")).expect_err("31 years old");
+        // Zero, negative and non-numbers, substituted into a good URL.
+        let good = presigned(Duration::from_secs(60), "us-east-1", NOW);
+        for (bad, message) in [
+            ("0", "X-Amz-Expires must be at least 1 second"),
+            ("-5", "X-Amz-Expires must be non-negative"),
+            ("", "X-Amz-Expires should be a number, got ''"),
+            ("6e2", "X-Amz-Expires should be a number, got '6e2'"),
+        ] {
+            let uri = good
+                .uri()
+                .to_string()
+                .replace("X-Amz-Expires=60", &format!("X-Amz-Expires={bad}"));
+            let mut req = good.clone();
+            *req.uri_mut() = uri.parse().expect("uri");
+            let err = check(&req, "sts", NOW, long_term("secret")).expect_err(bad);
+            assert_eq!(err.to_string(), message);
+        }
+    }
+
+    #[test]
+    fn empty_region_in_scope_is_rejected() {
+        let req = presigned(Duration::from_secs(60), "", NOW);
+        let err = check(&req, "sts", NOW, long_term("secret")).expect_err("empty region");
+        assert_eq!(err.to_aws_error().code, "SignatureDoesNotMatch");
+        assert!(err.to_string().contains("valid region"), "{err}");
+        let mut req = signed(BODY, URI, "iam", None, "secret", NOW);
+        let auth = req.headers()["authorization"]
+            .to_str()
+            .expect("ascii")
+            .replace("/us-east-1/", "//");
+        req.headers_mut()
+            .insert("authorization", auth.parse().expect("header"));
+        let err = check(&req, "iam", NOW, long_term("secret")).expect_err("empty region");
+        assert!(err.to_string().contains("valid region"), "{err}");
     }
 
     #[test]
