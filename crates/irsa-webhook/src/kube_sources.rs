@@ -24,12 +24,12 @@ use tokio::sync::{mpsc, watch};
 use crate::cache::ServiceAccountCache;
 use crate::metrics::Metrics;
 
-/// Items per page of the initial ServiceAccount list. Each page is one round trip, so on a
-/// cluster with 100,000 ServiceAccounts 100-item pages cost 1,001 round trips (5 s at 5 ms
-/// each before any work); 500-item pages cost 201. A metadata-only page of 500 is about
-/// 250 KB of JSON, transient garbage small enough that RSS stays under 30 MiB with the
-/// whole cache (measured in docs/benchmarks.md). The API server's own default is 500.
-pub const SERVICE_ACCOUNT_PAGE_SIZE: u32 = 500;
+/// Items per page of the initial ServiceAccount list. Each page is one round trip: on a
+/// cluster with 100,000 ServiceAccounts, 100-item pages cost 1,001 round trips (5 s at 5 ms
+/// each before any work), 250-item pages 401 (2 s). Larger pages save little more time but
+/// raise the peak heap while the whole cache is built: 500-item pages took RSS from 27 to
+/// 32 MiB with 100,000 ServiceAccounts cached (docs/benchmarks.md, "Webhook").
+pub const SERVICE_ACCOUNT_PAGE_SIZE: u32 = 250;
 
 /// Keeps `cache` in step with every ServiceAccount of the cluster until `shutdown` fires.
 /// Watch errors are logged and retried with kube-runtime's default backoff.
