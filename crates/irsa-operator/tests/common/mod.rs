@@ -1,0 +1,260 @@
+//! The operator's test harness: a fake Kubernetes API at the HTTP level, a real moto server,
+//! and helpers to run operator replicas against both and wait for what they do.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod fake_api;
+pub mod moto;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use irsa_operator::config::{Backoff, OperatorConfig};
+use irsa_operator::engine::Engine;
+use irsa_operator::metrics::Metrics;
+use irsa_operator::server::Health;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+pub use fake_api::FakeApi;
+pub use moto::Moto;
+
+/// REST resource of Giant Swarm AWSClusters in the fake.
+pub const GS_CLUSTERS: &str = "infrastructure.giantswarm.io/v1alpha3/awsclusters";
+/// REST resource of Cluster API AWSClusters in the fake.
+pub const CAPA_CLUSTERS: &str = "infrastructure.cluster.x-k8s.io/v1beta2/awsclusters";
+/// ConfigMaps.
+pub const CONFIG_MAPS: &str = "v1/configmaps";
+/// Secrets.
+pub const SECRETS: &str = "v1/secrets";
+/// events.k8s.io Events.
+pub const EVENTS: &str = "events.k8s.io/v1/events";
+/// Leases.
+pub const LEASES: &str = "coordination.k8s.io/v1/leases";
+
+/// Namespace the tests put clusters in.
+pub const NS: &str = "org-test";
+
+/// Waits up to 60 s for `check` to return `Some`, polling every 100 ms.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One running operator replica.
+pub struct Replica {
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    /// Its metrics.
+    pub metrics: Arc<Metrics>,
+    /// Its readiness.
+    pub health: Arc<Health>,
+    /// Its identity (Events' reportingInstance, the Lease holder).
+    pub identity: String,
+}
+
+impl Replica {
+    /// SIGTERM: finish the reconciles in flight, release the Lease, return.
+    pub async fn stop(self) {
+        self.shutdown.send_replace(true);
+        tokio::time::timeout(Duration::from_secs(60), self.task)
+            .await
+            .expect("the operator stops within 60 s")
+            .unwrap();
+    }
+
+    /// `irsa_operator_reconciles_total` for `result`.
+    pub fn reconciles(&self, result: &str) -> u64 {
+        metric(&self.metrics.render(), &format!("irsa_operator_reconciles_total{{result=\"{result}\"}}"))
+    }
+}
+
+/// Reads one sample from an exposition (0 when absent).
+pub fn metric(text: &str, series: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series).map(|v| v.trim().parse::<f64>().unwrap_or(0.0)))
+        .map_or(0, |v| v as u64)
+}
+
+/// Operator settings for tests: fast resync and backoff.
+pub fn test_config(identity: &str) -> OperatorConfig {
+    let mut config = OperatorConfig::new(identity);
+    config.resync = Duration::from_secs(2);
+    config.backoff = Backoff {
+        base: Duration::from_millis(200),
+        cap: Duration::from_secs(2),
+    };
+    config
+}
+
+/// Lease timings short enough for a test, in client-go's proportions.
+pub fn fast_lease(identity: &str) -> irsa_operator::leader::LeaseConfig {
+    let mut lease = irsa_operator::leader::LeaseConfig::new("kube-system", "irsa-operator", identity);
+    lease.lease_duration = Duration::from_secs(3);
+    lease.renew_deadline = Duration::from_secs(2);
+    lease.retry_period = Duration::from_millis(200);
+    lease
+}
+
+/// Starts a replica.
+pub fn start(api: &FakeApi, engine: Arc<dyn Engine>, config: OperatorConfig) -> Replica {
+    let (shutdown, rx) = watch::channel(false);
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::default());
+    let identity = config.instance.clone();
+    let client = api.client();
+    let (m, h) = (metrics.clone(), health.clone());
+    let task = tokio::spawn(async move {
+        irsa_operator::run(client, engine, config, m, h, rx)
+            .await
+            .unwrap();
+    });
+    Replica {
+        shutdown,
+        task,
+        metrics,
+        health,
+        identity,
+    }
+}
+
+/// A Giant Swarm AWSCluster manifest.
+pub fn gs_cluster(name: &str, region: &str, opted_in: bool) -> Value {
+    let mut annotations = serde_json::Map::new();
+    if opted_in {
+        annotations.insert(irsa_operator::OPT_IN_ANNOTATION.into(), json!(""));
+    }
+    json!({
+        "apiVersion": "infrastructure.giantswarm.io/v1alpha3",
+        "kind": "AWSCluster",
+        "metadata": { "name": name, "namespace": NS, "annotations": annotations },
+        "spec": { "provider": { "region": region }, "cluster": { "description": "test" } },
+    })
+}
+
+/// Creates an object through the client.
+pub async fn create(api: &FakeApi, resource: &str, obj: &Value) {
+    let (group_version, plural) = resource.rsplit_once('/').unwrap();
+    let prefix = if group_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{group_version}") };
+    let url = format!("{}{prefix}/namespaces/{NS}/{plural}", api.url);
+    let resp = reqwest::Client::new().post(url).json(obj).send().await.unwrap();
+    assert!(resp.status().is_success(), "create failed: {}", resp.text().await.unwrap());
+}
+
+/// Sends a JSON merge patch.
+pub async fn merge_patch(api: &FakeApi, resource: &str, name: &str, patch: &Value) {
+    let (group_version, plural) = resource.rsplit_once('/').unwrap();
+    let prefix = if group_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{group_version}") };
+    let url = format!("{}{prefix}/namespaces/{NS}/{plural}/{name}", api.url);
+    let resp = reqwest::Client::new()
+        .patch(url)
+        .header("content-type", "application/merge-patch+json")
+        .body(patch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "patch failed: {}", resp.text().await.unwrap());
+}
+
+/// Deletes an object.
+pub async fn delete(api: &FakeApi, resource: &str, name: &str) {
+    let (group_version, plural) = resource.rsplit_once('/').unwrap();
+    let prefix = if group_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{group_version}") };
+    let url = format!("{}{prefix}/namespaces/{NS}/{plural}/{name}", api.url);
+    let resp = reqwest::Client::new().delete(url).send().await.unwrap();
+    assert!(resp.status().is_success(), "delete failed: {}", resp.text().await.unwrap());
+}
+
+/// Events about `name` with `reason`.
+pub fn events(api: &FakeApi, name: &str, reason: &str) -> Vec<Value> {
+    api.objects(EVENTS)
+        .into_iter()
+        .filter(|e| e["regarding"]["name"] == name && e["reason"] == reason)
+        .collect()
+}
+
+/// The finalizers of a stored object.
+pub fn finalizers(obj: &Value) -> Vec<String> {
+    obj["metadata"]["finalizers"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+/// Decodes a Secret's data value.
+pub fn secret_data(secret: &Value, key: &str) -> Option<String> {
+    use base64::Engine as _;
+    let b64 = secret["data"][key].as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Installs test logging once (`RUST_LOG` to see it).
+pub fn logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// INTERIM: an in-memory engine until the provisioning engine's API lands.
+pub mod interim {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use futures::FutureExt as _;
+    use futures::future::BoxFuture;
+    use irsa_operator::engine::*;
+    use irsa_jose::PublicKey;
+
+    #[derive(Default)]
+    pub struct MemEngine {
+        pub clusters: Mutex<BTreeSet<String>>,
+        pub keys: Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
+        pub fail: Mutex<Option<String>>,
+    }
+
+    impl Engine for MemEngine {
+        fn converge<'a>(&'a self, target: &'a ClusterTarget, public_keys: &'a [PublicKey], calls: CallObserver) -> BoxFuture<'a, Result<Converged, EngineError>> {
+            async move {
+                if let Some(code) = self.fail.lock().unwrap().clone() {
+                    calls(&AwsCall { service: "s3", action: "CreateBucket".into(), ok: false });
+                    return Err(EngineError { step: "bucket".into(), code: Some(code), message: "nope".into() });
+                }
+                let c = target.cluster.as_str().to_string();
+                let jwks = irsa_jose::JwkSet::from_keys(public_keys).to_json().to_string().into_bytes();
+                let mut mutating = 0;
+                if self.clusters.lock().unwrap().insert(c.clone()) { mutating += 1; }
+                let mut keys = self.keys.lock().unwrap();
+                if keys.get(&c) != Some(&jwks) { keys.insert(c.clone(), jwks.clone()); mutating += 1; }
+                calls(&AwsCall { service: "s3", action: "HeadBucket".into(), ok: true });
+                Ok(Converged {
+                    issuer: format!("https://s3.{}.amazonaws.com/000000000000-g8s-{c}-oidc-pod-identity", target.region.as_str()),
+                    provider_arn: format!("arn:aws:iam::000000000000:oidc-provider/s3.{}.amazonaws.com/000000000000-g8s-{c}-oidc-pod-identity", target.region.as_str()),
+                    bucket: format!("000000000000-g8s-{c}-oidc-pod-identity"),
+                    keys_json: jwks,
+                    mutating_calls: mutating,
+                })
+            }.boxed()
+        }
+        fn remove<'a>(&'a self, target: &'a ClusterTarget, _calls: CallObserver) -> BoxFuture<'a, Result<Removed, EngineError>> {
+            async move {
+                let c = target.cluster.as_str().to_string();
+                let removed = self.clusters.lock().unwrap().remove(&c);
+                self.keys.lock().unwrap().remove(&c);
+                Ok(Removed { mutating_calls: u32::from(removed) })
+            }.boxed()
+        }
+    }
+}
