@@ -357,8 +357,9 @@ pub fn router(state: SharedState) -> Router {
 /// How often expired STS sessions are deleted from the store.
 pub const SESSION_PRUNE_INTERVAL: Duration = Duration::from_secs(300);
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains. Expired
-/// sessions are pruned every [`SESSION_PRUNE_INTERVAL`] meanwhile.
+/// Serves `router(state)` on `listener` until `shutdown` resolves, then drains for at most
+/// 10 s, with [`irsa_runtime::serve`]'s bounds on every connection. Expired sessions are
+/// pruned every [`SESSION_PRUNE_INTERVAL`] meanwhile.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: SharedState,
@@ -379,9 +380,14 @@ pub async fn serve(
             }
         })
     };
-    let result = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    irsa_runtime::serve(
+        listener,
+        None,
+        router(state),
+        irsa_runtime::ServeLimits::default(),
+        shutdown,
+    )
+    .await;
     pruner.abort();
-    result
+    Ok(())
 }

@@ -10,19 +10,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use irsa_core::mutation::WebhookConfig;
-
-/// Where the Kubernetes API is and how to reach it.
-#[derive(Debug, Clone, Default)]
-pub struct KubeSettings {
-    /// A kubeconfig file for out-of-cluster use; `None` infers (in-cluster, then `$KUBECONFIG`).
-    pub kubeconfig: Option<PathBuf>,
-    /// Overrides the API server URL of whatever configuration was found (`--kube-api`).
-    pub kube_api: Option<String>,
-    /// Timeout for connecting to the API server.
-    pub connect_timeout: Duration,
-    /// Timeout of a direct ServiceAccount GET (the grace-period fallback).
-    pub lookup_timeout: Duration,
-}
+use irsa_kube::KubeSettings;
+use irsa_runtime::ServeLimits;
 
 /// Lowest TLS protocol version offered (`--tls-min-version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,6 +52,8 @@ pub struct ServerConfig {
     pub tls: TlsSettings,
     /// Kubernetes API access.
     pub kube: KubeSettings,
+    /// Timeout of a direct ServiceAccount GET (the grace-period fallback).
+    pub lookup_timeout: Duration,
     /// Namespace of the `pod-identity-webhook` ConfigMap (`--namespace`).
     pub namespace: String,
     /// Watch the `pod-identity-webhook` ConfigMap (`--watch-config-map`).
@@ -80,8 +71,9 @@ pub struct ServerConfig {
     pub lookup_burst: u32,
     /// Serve `/debug/alpha/*` endpoints (`--enable-debugging-handlers`).
     pub enable_debugging_handlers: bool,
-    /// How long in-flight requests may finish after a shutdown signal.
-    pub shutdown_timeout: Duration,
+    /// Bounds of both listeners: connection cap, per-phase timeouts, and how long
+    /// in-flight requests may finish after a shutdown signal (`drain_timeout`, 10 s).
+    pub serve_limits: ServeLimits,
     /// Pod mutation settings, passed to the planner unchanged.
     pub mutation: WebhookConfig,
 }
@@ -100,12 +92,8 @@ impl ServerConfig {
                 min_version: TlsMinVersion::Tls12,
                 cipher_suites: Vec::new(),
             },
-            kube: KubeSettings {
-                kubeconfig: None,
-                kube_api: None,
-                connect_timeout: Duration::from_secs(10),
-                lookup_timeout: Duration::from_secs(1),
-            },
+            kube: KubeSettings::default(),
+            lookup_timeout: Duration::from_secs(1),
             namespace: "eks".to_string(),
             watch_config_map: false,
             container_credentials_config: None,
@@ -114,7 +102,7 @@ impl ServerConfig {
             lookup_rate_per_second: 10,
             lookup_burst: 20,
             enable_debugging_handlers: false,
-            shutdown_timeout: Duration::from_secs(10),
+            serve_limits: ServeLimits::default(),
             mutation,
         }
     }
@@ -133,16 +121,6 @@ impl ServerConfig {
 /// A flag value that breaks its syntax rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    /// Not a Go duration (`300ms`, `1s`, `1m30s`, `0`).
-    #[error(
-        "invalid duration {value:?}: {reason} (expected Go syntax such as 300ms, 1s, 1m30s or 0)"
-    )]
-    Duration {
-        /// The value given.
-        value: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
     /// Not one of upstream's `--tls-min-version` spellings.
     #[error(
         "invalid tls-min-version {0:?}: expected 1.0, 1.1, 1.2, 1.3 or VersionTLS10..VersionTLS13"
@@ -166,85 +144,9 @@ impl TlsMinVersion {
     }
 }
 
-/// Parses a Go `time.ParseDuration` string: an optional sign (negative is rejected here),
-/// then one or more decimal numbers each followed by a unit (`ns`, `us`, `µs`, `ms`, `s`,
-/// `m`, `h`); the bare `0` is allowed.
-pub fn parse_go_duration(value: &str) -> Result<Duration, ConfigError> {
-    let err = |reason| ConfigError::Duration {
-        value: value.to_string(),
-        reason,
-    };
-    let mut rest = value.strip_prefix('+').unwrap_or(value);
-    if rest.starts_with('-') {
-        return Err(err("negative durations are not allowed"));
-    }
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(err("empty"));
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let number = &rest[..number_len];
-        if number.is_empty() || number == "." {
-            return Err(err("a number must precede each unit"));
-        }
-        let n: f64 = number.parse().map_err(|_| err("malformed number"))?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds_per_unit = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            "" => return Err(err("missing unit")),
-            _ => return Err(err("unknown unit")),
-        };
-        total += n * seconds_per_unit;
-        rest = &rest[unit_len..];
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| err("out of range"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations_parse_like_time_parse_duration() {
-        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_go_duration("1s").unwrap(), Duration::from_secs(1));
-        assert_eq!(
-            parse_go_duration("100ms").unwrap(),
-            Duration::from_millis(100)
-        );
-        assert_eq!(parse_go_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_go_duration("1.5h").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            parse_go_duration("250us").unwrap(),
-            Duration::from_micros(250)
-        );
-        for bad in ["", "1", "s", "1x", "-1s", "1.2.3s"] {
-            assert!(parse_go_duration(bad).is_err(), "{bad:?}");
-        }
-        assert!(
-            parse_go_duration("5")
-                .unwrap_err()
-                .to_string()
-                .contains("missing unit")
-        );
-    }
 
     #[test]
     fn tls_min_version_accepts_upstream_spellings() {

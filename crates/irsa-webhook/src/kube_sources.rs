@@ -1,5 +1,6 @@
-//! Everything that talks to the Kubernetes API: the client, the ServiceAccount watch, the
+//! Everything the webhook reads from the Kubernetes API: the ServiceAccount watch, the
 //! rate-limited direct ServiceAccount GET, and the `pod-identity-webhook` ConfigMap watch.
+//! The client itself is built by [`irsa_kube::client`], shared with the other servers.
 //!
 //! The admission path never calls the API itself: it reads the cache, and at most asks the
 //! [`Fetcher`] to GET a ServiceAccount in the background (deduplicated per ServiceAccount,
@@ -16,73 +17,12 @@ use futures::StreamExt as _;
 use irsa_core::mutation::RoleMapping;
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
 use kube::api::{Api, PartialObjectMeta};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::watcher::Event;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::sync::{mpsc, watch};
 
 use crate::cache::ServiceAccountCache;
-use crate::config::KubeSettings;
 use crate::metrics::Metrics;
-
-/// Why the Kubernetes client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum KubeError {
-    /// The kubeconfig file could not be read or parsed.
-    #[error("cannot read kubeconfig {path}: {reason}")]
-    Kubeconfig {
-        /// The file.
-        path: String,
-        /// Why.
-        reason: String,
-    },
-    /// No configuration could be inferred (not in a cluster, no `$KUBECONFIG`).
-    #[error("cannot find a Kubernetes configuration (in-cluster or $KUBECONFIG): {0}")]
-    Infer(String),
-    /// `--kube-api` is not a URL.
-    #[error("--kube-api {url:?} is not a valid URL: {reason}")]
-    KubeApi {
-        /// The value.
-        url: String,
-        /// Why.
-        reason: String,
-    },
-    /// The client could not be created from the configuration.
-    #[error("cannot create the Kubernetes client: {0}")]
-    Client(String),
-}
-
-/// Builds the Kubernetes client from `--kubeconfig`, in-cluster settings or `$KUBECONFIG`.
-pub async fn client(settings: &KubeSettings) -> Result<kube::Client, KubeError> {
-    let mut config = match &settings.kubeconfig {
-        Some(path) => {
-            let display = path.display().to_string();
-            let kubeconfig = Kubeconfig::read_from(path).map_err(|e| KubeError::Kubeconfig {
-                path: display.clone(),
-                reason: e.to_string(),
-            })?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| KubeError::Kubeconfig {
-                    path: display,
-                    reason: e.to_string(),
-                })?
-        }
-        None => kube::Config::infer()
-            .await
-            .map_err(|e| KubeError::Infer(e.to_string()))?,
-    };
-    if let Some(url) = settings.kube_api.as_deref().filter(|u| !u.is_empty()) {
-        config.cluster_url =
-            url.parse()
-                .map_err(|e: http::uri::InvalidUri| KubeError::KubeApi {
-                    url: url.to_string(),
-                    reason: e.to_string(),
-                })?;
-    }
-    config.connect_timeout = Some(settings.connect_timeout);
-    kube::Client::try_from(config).map_err(|e| KubeError::Client(e.to_string()))
-}
 
 /// Keeps `cache` in step with every ServiceAccount of the cluster until `shutdown` fires.
 /// Watch errors are logged and retried with kube-runtime's default backoff.

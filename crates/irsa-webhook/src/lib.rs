@@ -8,7 +8,8 @@
 //! ConfigMap and container-credentials sources, Prometheus metrics and graceful shutdown.
 //!
 //! [`start`] binds both listeners and returns a handle (tests and the benchmark use it with
-//! port 0); [`run`] is `start` plus waiting for SIGTERM/Ctrl-C.
+//! port 0); [`run`] is `start` plus waiting for SIGTERM/Ctrl-C. Both listeners are served by
+//! [`irsa_runtime::serve`], which bounds every connection phase and the shutdown drain.
 
 pub mod admission;
 pub mod cache;
@@ -28,7 +29,8 @@ use irsa_core::mutation::ContainerCredentialsConfig;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-pub use config::{KubeSettings, ServerConfig, TlsMinVersion, TlsSettings};
+pub use config::{ServerConfig, TlsMinVersion, TlsSettings};
+pub use irsa_kube::KubeSettings;
 
 use crate::cache::ServiceAccountCache;
 use crate::kube_sources::{Fetcher, MappingSource};
@@ -44,7 +46,7 @@ pub enum WebhookError {
     Tls(#[from] tls::TlsError),
     /// The Kubernetes client could not be built.
     #[error(transparent)]
-    Kube(#[from] kube_sources::KubeError),
+    Kube(#[from] irsa_kube::KubeError),
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -97,7 +99,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningWebhook, WebhookError>
         &config.mutation.annotation_prefix,
         metrics.clone(),
     ));
-    let client = kube_sources::client(&config.kube).await?;
+    let client = irsa_kube::client(&config.kube).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
 
@@ -139,7 +141,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningWebhook, WebhookError>
             metrics.clone(),
             config.lookup_rate_per_second,
             config.lookup_burst,
-            config.kube.lookup_timeout,
+            config.lookup_timeout,
             shutdown_rx.clone(),
         )
     });
@@ -179,17 +181,21 @@ pub async fn start(config: ServerConfig) -> Result<RunningWebhook, WebhookError>
     let metrics_addr = plain.local_addr().unwrap_or(metrics_addr);
 
     let mut servers = JoinSet::new();
-    servers.spawn(server::serve_tls(
+    // Both listeners get the same bounds, the metrics port's drain included.
+    let limits = config.serve_limits;
+    servers.spawn(irsa_runtime::serve(
         https,
-        acceptor,
+        Some(acceptor),
         server::admission_router(state.clone()),
-        shutdown_rx.clone(),
-        config.shutdown_timeout,
+        limits,
+        stopped(shutdown_rx.clone()),
     ));
-    servers.spawn(server::serve_plain(
+    servers.spawn(irsa_runtime::serve(
         plain,
+        None,
         server::metrics_router(state.clone()),
-        shutdown_rx,
+        limits,
+        stopped(shutdown_rx),
     ));
     tracing::info!(https = %https_addr, metrics = %metrics_addr, "pod identity webhook listening");
     Ok(RunningWebhook {
@@ -206,33 +212,15 @@ pub async fn start(config: ServerConfig) -> Result<RunningWebhook, WebhookError>
 /// Runs the webhook until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn run(config: ServerConfig) -> Result<(), WebhookError> {
     let running = start(config).await?;
-    wait_for_signal().await;
+    irsa_runtime::shutdown_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the webhook");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+/// Resolves once `shutdown` turns true (or its sender is gone).
+async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
 async fn poll_certificate(

@@ -133,10 +133,7 @@ struct ExecArgs {
 
 /// Runs the command.
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match irsa_runtime::runtime() {
         Ok(r) => r,
         Err(e) => {
             return fail(
@@ -165,39 +162,8 @@ async fn exec(args: ExecArgs) -> ExitCode {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-}
-
 async fn serve(args: ServeArgs) -> ExitCode {
-    init_logging();
+    irsa_runtime::init_logging("info", irsa_runtime::LogFormat::Text);
     if args.account.len() != 12 || !args.account.bytes().all(|b| b.is_ascii_digit()) {
         return fail(
             EXIT_USAGE,
@@ -255,7 +221,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
         );
     }
     tracing::info!(%addr, writes = booted.report.writes, "irsa local ready");
-    let result = irsa_local::server::serve(listener, state.clone(), shutdown_signal()).await;
+    let result =
+        irsa_local::server::serve(listener, state.clone(), irsa_runtime::shutdown_signal()).await;
     state.store.close();
     match result {
         Ok(()) => {

@@ -10,14 +10,11 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use irsa_kube::parse_go_duration;
 use irsa_webhook::ServerConfig;
-use irsa_webhook::config::{ConfigError, TlsMinVersion, parse_go_duration};
+use irsa_webhook::config::{ConfigError, TlsMinVersion};
 
 use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail};
-
-fn go_duration(s: &str) -> Result<std::time::Duration, ConfigError> {
-    parse_go_duration(s)
-}
 
 /// Arguments of `irsa webhook` (upstream's flags plus `--bind-address` and `--tls-reload-interval`).
 #[derive(Debug, clap::Args)]
@@ -44,7 +41,7 @@ pub struct Args {
     #[arg(long, default_value = "/etc/webhook/certs/tls.crt")]
     pub tls_cert: PathBuf,
     /// How often the certificate files are checked for changes (Go duration).
-    #[arg(long, default_value = "5s", value_parser = go_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_go_duration)]
     pub tls_reload_interval: std::time::Duration,
     /// Comma-separated TLS 1.2 cipher suites by Go/IANA name (TLS 1.3 suites are always on).
     #[arg(long, default_value = "")]
@@ -86,10 +83,10 @@ pub struct Args {
     pub enable_debugging_handlers: bool,
     /// How long a pod whose ServiceAccount is not cached waits for it (a rate-limited direct
     /// GET is made meanwhile); 0 disables both. Go duration.
-    #[arg(long, default_value = "1s", value_parser = go_duration)]
+    #[arg(long, default_value = "1s", value_parser = parse_go_duration)]
     pub service_account_lookup_grace_period: std::time::Duration,
     /// Informer resync period (accepted; the watch keeps the cache current without resyncs).
-    #[arg(long, default_value = "60s", value_parser = go_duration)]
+    #[arg(long, default_value = "60s", value_parser = parse_go_duration)]
     pub resync_period: std::time::Duration,
     /// klog verbosity: 0-3 info, 4-5 debug, 6+ trace (RUST_LOG overrides).
     #[arg(short = 'v', long = "v", default_value_t = 0)]
@@ -125,16 +122,12 @@ fn init_logging(args: &Args) {
         4..=5 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if args.log_json {
-        builder.json().try_init()
+    let format = if args.log_json {
+        irsa_runtime::LogFormat::Json
     } else {
-        builder.try_init()
+        irsa_runtime::LogFormat::Text
     };
+    irsa_runtime::init_logging(default, format);
 }
 
 /// Maps the flags onto the server configuration; the warnings are logged once logging is up.
@@ -196,10 +189,7 @@ pub fn run(args: Args) -> ExitCode {
     for w in warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match irsa_runtime::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             return fail(
