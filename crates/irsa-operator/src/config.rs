@@ -1,13 +1,12 @@
 //! The operator's settings, validated once at start so that a bad flag fails the process
 //! with its name instead of failing every reconcile.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use irsa_core::aws::{AccountId, RoleArn};
 
 use crate::engine::Identity;
-use crate::leader::LeaseConfig;
+use irsa_kube::lease::LeaseSettings;
 
 /// The placeholder `--role-arn-template` must contain.
 pub const ACCOUNT_PLACEHOLDER: &str = "{account}";
@@ -119,11 +118,7 @@ pub struct OperatorConfig {
     /// Where each cluster's account comes from.
     pub accounts: AccountSource,
     /// Lease settings; `None` runs without leader election.
-    pub leader_election: Option<LeaseConfig>,
-    /// Prometheus metrics listener.
-    pub metrics_addr: SocketAddr,
-    /// `/healthz` and `/readyz` listener.
-    pub health_addr: SocketAddr,
+    pub leader_election: Option<LeaseSettings>,
     /// Error backoff.
     pub backoff: Backoff,
     /// Reporting instance in Events (pod name).
@@ -139,8 +134,6 @@ impl OperatorConfig {
             namespace: None,
             accounts: AccountSource::Ambient,
             leader_election: None,
-            metrics_addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
-            health_addr: SocketAddr::from(([0, 0, 0, 0], 8081)),
             backoff: Backoff::default(),
             instance: instance.to_string(),
         }

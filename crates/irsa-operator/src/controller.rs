@@ -30,7 +30,7 @@ use crate::config::{AccountSource, Backoff, OperatorConfig};
 use crate::crd::{CapaAwsCluster, ClusterResource, Flavour, GsAwsCluster};
 use crate::engine::{CallObserver, ClusterTarget, Engine};
 use crate::keys::{ClusterKeys, capa_key, ensure_signing_key};
-use crate::leader::Elector;
+use irsa_kube::lease::LeaderElector;
 use crate::metrics::Metrics;
 use crate::outputs::{CAPA_KEY_DIR, GS_KEY_DIR, config_map_data, config_map_name, data_keys};
 use crate::server::Health;
@@ -514,13 +514,12 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
     let (leader_tx, leader_rx) = watch::channel(config.leader_election.is_none());
+    // The elector keeps renewing until the controllers drained, then releases the Lease.
+    let (stop_elector, elector_stop) = watch::channel(false);
     let elector_task = config.leader_election.clone().map(|lease| {
-        let mut elector = Elector::new(client.clone(), lease, leader_tx.clone());
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            elector.campaign(stop).await;
-            elector
-        })
+        let elector = LeaderElector::new(client.clone(), lease);
+        let leader = leader_tx.clone();
+        tokio::spawn(async move { elector.run(leader, elector_stop).await })
     });
     let ctx = Arc::new(Context::new(
         client.clone(),
@@ -552,10 +551,10 @@ pub async fn run(
         ));
     }
     futures::future::join_all(controllers).await;
+    stop_elector.send_replace(true);
     if let Some(task) = elector_task {
-        match task.await {
-            Ok(mut elector) => elector.release().await,
-            Err(e) => tracing::warn!(error = %e, "leader election task failed"),
+        if let Err(e) = task.await {
+            tracing::warn!(error = %e, "leader election task failed");
         }
     }
     drop(leader_tx);

@@ -4,8 +4,8 @@
 //! flags, an `irsa.io/issuer` annotation and Events).
 //!
 //! The crate follows kube-rs's controller-rs layout: [`controller`] holds `reconcile`, its
-//! [`controller::Context`] and the run loop; [`metrics`], [`telemetry`], [`finalizer`] and
-//! [`leader`] election each have their own file; the AWS work goes through the
+//! [`controller::Context`] and the run loop; [`metrics`], [`telemetry`] and [`finalizer`] each
+//! have their own file (leader election is irsa-kube's Lease elector, shared); the AWS work goes through the
 //! [`engine::Engine`] trait, implemented by the provisioning engine (the only crate that
 //! talks to AWS). Errors are one enum whose variants map to metric labels.
 //!
@@ -20,7 +20,6 @@ pub mod crd;
 pub mod engine;
 pub mod finalizer;
 pub mod keys;
-pub mod leader;
 pub mod metrics;
 pub mod outputs;
 pub mod server;

@@ -64,3 +64,33 @@ async fn readyz(State(health): State<Arc<Health>>) -> Response {
         (StatusCode::SERVICE_UNAVAILABLE, "informer caches not synced yet").into_response()
     }
 }
+
+/// Serves both listeners (bounded by irsa-runtime's serving loop) until `shutdown` is true.
+pub async fn serve(
+    metrics_listener: tokio::net::TcpListener,
+    health_listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let limits = irsa_runtime::ServeLimits::default();
+    tokio::join!(
+        irsa_runtime::serve(
+            metrics_listener,
+            None,
+            metrics_router(metrics),
+            limits,
+            stopped(shutdown.clone()),
+        ),
+        irsa_runtime::serve(
+            health_listener,
+            None,
+            health_router(health),
+            limits,
+            stopped(shutdown),
+        ),
+    );
+}

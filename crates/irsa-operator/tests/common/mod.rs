@@ -99,8 +99,8 @@ pub fn test_config(identity: &str) -> OperatorConfig {
 }
 
 /// Lease timings short enough for a test, in client-go's proportions.
-pub fn fast_lease(identity: &str) -> irsa_operator::leader::LeaseConfig {
-    let mut lease = irsa_operator::leader::LeaseConfig::new("kube-system", "irsa-operator", identity);
+pub fn fast_lease(identity: &str) -> irsa_kube::lease::LeaseSettings {
+    let mut lease = irsa_kube::lease::LeaseSettings::new("kube-system", "irsa-operator", identity);
     lease.lease_duration = Duration::from_secs(3);
     lease.renew_deadline = Duration::from_secs(2);
     lease.retry_period = Duration::from_millis(200);
