@@ -174,7 +174,7 @@ impl ClusterIssuer {
             return Err(err(Rule::LocalIssuer));
         };
         let split = split_host_path(rest).map_err(err)?;
-        if !is_loopback(split.host) || split.port.is_none() {
+        if !is_loopback_host(split.host) || split.port.is_none() {
             return Err(err(Rule::LocalIssuer));
         }
         Ok(Self {
@@ -285,7 +285,7 @@ pub(crate) fn validate_host_path(host_path: &str) -> Result<(), InvalidValue> {
     }
     let split = split_host_path(host_path).map_err(err)?;
     match split.port {
-        Some(_) if is_loopback(split.host) => Ok(()),
+        Some(_) if is_loopback_host(split.host) => Ok(()),
         Some(_) => Err(err(Rule::IssuerPort)),
         None if is_dns_name(split.host) => Ok(()),
         None => Err(err(Rule::IssuerHost)),
@@ -372,7 +372,10 @@ fn is_dns_name(host: &str) -> bool {
         })
 }
 
-fn is_loopback(host: &str) -> bool {
+/// Whether `host` (as it appears in a URL's authority, IPv6 in brackets) names this machine.
+/// Local issuers must use one, and plain `http://` is allowed only to one: traffic to it
+/// never leaves the machine.
+pub fn is_loopback_host(host: &str) -> bool {
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 

@@ -11,7 +11,8 @@
 //! - [`state`]: what handlers share, and SigV4 authentication of callers.
 //! - [`store`]: durable state in redb (write acknowledged only once durable).
 //! - [`iam`]: the IAM actions.
-//! - [`sts`]: the STS actions; [`remote_issuer`]: keys of issuers hosted elsewhere.
+//! - [`sts`]: the STS actions; keys of issuers hosted elsewhere come from
+//!   [`irsa_issuer_client`], the one client for remote issuers.
 //! - [`sigv4`]: server-side SigV4 verification; [`session_seal`]: self-contained STS
 //!   session credentials.
 //! - [`clusters`]: local clusters (issuers with keys).
@@ -25,7 +26,6 @@ pub mod config;
 pub mod exec;
 pub mod iam;
 pub mod ids;
-pub mod remote_issuer;
 pub mod server;
 pub mod session_seal;
 pub mod sigv4;

@@ -69,7 +69,7 @@ pub struct Settings {
     /// Allowed SigV4 clock skew, seconds.
     pub max_skew_seconds: i64,
     /// How STS reaches issuers that are not local clusters (`--ca-file`, timeouts).
-    pub remote_issuer: crate::remote_issuer::RemoteIssuerConfig,
+    pub remote_issuer: irsa_issuer_client::IssuerClientConfig,
 }
 
 impl Default for Settings {
@@ -79,7 +79,7 @@ impl Default for Settings {
             root_secret_access_key: DEFAULT_SECRET_ACCESS_KEY.into(),
             root_account: DEFAULT_ACCOUNT.into(),
             max_skew_seconds: 300,
-            remote_issuer: crate::remote_issuer::RemoteIssuerConfig::default(),
+            remote_issuer: irsa_issuer_client::IssuerClientConfig::default(),
         }
     }
 }

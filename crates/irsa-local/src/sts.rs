@@ -12,7 +12,7 @@
 //! 3. the IAM OIDC provider for `iss` **in the role's account**, matched exactly (a trailing
 //!    slash is another issuer);
 //! 4. the issuer's keys: a local cluster's own keys, or a remote issuer's discovery + JWKS
-//!    ([`crate::remote_issuer`]); then the strict [`irsa_jose::Verifier`]: signature first,
+//!    ([`irsa_issuer_client::RemoteIssuers`]); then the strict [`irsa_jose::Verifier`]: signature first,
 //!    then `iss`, `aud` ∈ the provider's client IDs, `exp` with 300 s of skew, `sub`;
 //! 5. the role (a missing role is the same `AccessDenied` as a denied trust policy, and is
 //!    only looked at once the caller proved who they are, so role names do not leak);
@@ -38,9 +38,10 @@ use irsa_jose::{JwkSet, VerifiedToken, Verifier, VerifyError, VerifyOptions};
 use irsa_policy::{Policy, RequestContext};
 use serde_json::Value;
 
+use irsa_issuer_client::{IssuerClientConfig, IssuerError, RemoteIssuers};
+
 use crate::clusters::LocalCluster;
 use crate::ids;
-use crate::remote_issuer::{KeySet, RemoteIssuerConfig, RemoteIssuerError, RemoteIssuers};
 use crate::server::QueryRequest;
 use crate::state::{Caller, SharedState};
 use crate::store::{Provider, Session};
@@ -64,20 +65,6 @@ const POLICY_PATTERN: &str =
 const POLICY_MAX_LEN: usize = 2048;
 const MAX_CACHED_POLICIES: usize = 4096;
 const MAX_VERIFIERS_PER_ISSUER: usize = 64;
-
-impl KeySet for JwkSet {
-    fn parse(json: &[u8]) -> Result<Self, String> {
-        let set = JwkSet::parse(json).map_err(|e| e.to_string())?;
-        if set.keys.is_empty() {
-            return Err("the JWKS has no usable key".to_owned());
-        }
-        Ok(set)
-    }
-
-    fn has_kid(&self, kid: &str) -> bool {
-        self.keys.iter().any(|k| k.kid.as_deref() == Some(kid))
-    }
-}
 
 /// Where the keys that verify an issuer's tokens come from. Identity (the same `Arc`)
 /// decides whether a cached verifier still fits: a re-fetched key set is a new `Arc`.
@@ -129,7 +116,7 @@ impl std::fmt::Debug for StsState {
 
 impl StsState {
     /// STS state that fetches remote issuers as `config` says (`--ca-file`, timeout).
-    pub fn new(config: RemoteIssuerConfig) -> Self {
+    pub fn new(config: IssuerClientConfig) -> Self {
         let remote = RemoteIssuers::new(config).map_err(|e| {
             tracing::error!(error = %e, "remote issuers cannot be reached");
             e.to_string()
@@ -414,7 +401,7 @@ fn token_error(error: &VerifyError) -> AwsError {
     AwsError::new(status, error.sts_error_code().as_str(), error.sts_message())
 }
 
-fn remote_error(issuer: &str, error: &RemoteIssuerError) -> AwsError {
+fn remote_error(issuer: &str, error: &IssuerError) -> AwsError {
     tracing::info!(issuer, error = %error, "cannot get the verification keys of a remote issuer");
     match error.sts_code() {
         "IDPCommunicationError" => idp_communication_error(issuer),

@@ -1,26 +1,20 @@
 //! Wiring for `irsa oidc …`: signing keys, the public issuer documents, the IAM thumbprint
 //! and the kube-apiserver flags. The logic is in irsa-jose; this file reads and writes files
-//! and does the one network operation (the TLS handshake for `thumbprint`).
+//! and asks irsa-issuer-client for the one network operation (the thumbprint).
 
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use irsa_core::issuer::ClusterIssuer;
+use irsa_issuer_client::{IssuerClient, IssuerClientConfig, IssuerError};
 use irsa_jose::apiserver::{ApiserverFlagsInput, apiserver_flags};
 use irsa_jose::keys::{KeySpec, PrivateKey, RsaBits, parse_public_keys_pem};
 use irsa_jose::{DiscoveryDocument, JwkSet, PublicKey};
-use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, ServerName};
 
 use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
-
-/// Network timeout for `thumbprint` (connect plus handshake) and JWKS fetches.
-pub(crate) const NETWORK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Subcommands of `irsa oidc`.
 #[derive(Debug, clap::Subcommand)]
@@ -355,311 +349,33 @@ mod erased {
     }
 }
 
-/// Host, port and the name to verify for a thumbprint URL.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Endpoint {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-}
-
-pub(crate) fn parse_endpoint(url: &str) -> Result<Endpoint, String> {
-    let rest = if let Some(rest) = url.strip_prefix("https://") {
-        rest
-    } else if url.contains("://") {
-        return Err(format!("{url:?}: only https:// URLs have a TLS chain"));
-    } else {
-        url
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(format!("{url:?}: user info is not allowed"));
-    }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
-        let (host, after) = v6
-            .split_once(']')
-            .ok_or_else(|| format!("{url:?}: unterminated [IPv6] host"))?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
-            None => return Err(format!("{url:?}: junk after the [IPv6] host")),
-        };
-        (host, port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err(format!("{url:?}: no host"));
-    }
-    let port = match port {
-        None => 443,
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|p| *p != 0)
-            .ok_or_else(|| format!("{url:?}: port {p:?} is not 1..65535"))?,
-    };
-    Ok(Endpoint {
-        host: host.to_string(),
-        port,
-    })
-}
-
-fn root_store(ca_file: Option<&Path>) -> Result<rustls::RootCertStore, CliError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let data = read_file("oidc thumbprint", "--ca-file", path)?;
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&data)
-                .collect::<Result<_, _>>()
-                .map_err(|e| {
-                    CliError::usage(format!(
-                        "irsa oidc thumbprint: --ca-file {}: not PEM certificates: {e}",
-                        path.display()
-                    ))
-                })?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(CliError::usage(format!(
-                    "irsa oidc thumbprint: --ca-file {}: no usable CERTIFICATE block",
-                    path.display()
-                )));
-            }
-        }
-        None => {
-            let native = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(native.certs);
-            if roots.is_empty() {
-                return Err(CliError::failure(
-                    "irsa oidc thumbprint: no system root certificates found; pass --ca-file",
-                ));
-            }
-        }
-    }
-    Ok(roots)
-}
-
-/// Connects to `endpoint`, completes a verified TLS handshake, and returns the chain the
-/// server sent (leaf first).
-pub(crate) async fn fetch_chain(
-    endpoint: &Endpoint,
-    roots: rustls::RootCertStore,
-) -> Result<Vec<CertificateDer<'static>>, String> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS configuration: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let name = ServerName::try_from(endpoint.host.clone())
-        .map_err(|_| format!("{:?} is not a valid TLS server name", endpoint.host))?;
-    let address = (endpoint.host.as_str(), endpoint.port);
-    let handshake = async {
-        let tcp = tokio::net::TcpStream::connect(address)
-            .await
-            .map_err(|e| format!("cannot connect to {}:{}: {e}", endpoint.host, endpoint.port))?;
-        let tls = connector.connect(name, tcp).await.map_err(|e| {
-            format!(
-                "TLS handshake with {}:{} failed: {e}",
-                endpoint.host, endpoint.port
-            )
-        })?;
-        let chain: Vec<CertificateDer<'static>> = tls
-            .get_ref()
-            .1
-            .peer_certificates()
-            .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
-            .unwrap_or_default();
-        Ok::<_, String>(chain)
-    };
-    tokio::time::timeout(NETWORK_TIMEOUT, handshake)
-        .await
-        .map_err(|_| {
-            format!(
-                "timed out after {} s connecting to {}:{}",
-                NETWORK_TIMEOUT.as_secs(),
-                endpoint.host,
-                endpoint.port
-            )
-        })?
-}
-
 fn thumbprint(args: &ThumbprintArgs) -> Result<String, CliError> {
-    let endpoint = parse_endpoint(&args.url)
-        .map_err(|e| CliError::usage(format!("irsa oidc thumbprint: {e}")))?;
-    let roots = root_store(args.ca_file.as_deref())?;
+    let config = IssuerClientConfig {
+        ca_file: args.ca_file.clone(),
+        ..IssuerClientConfig::default()
+    };
+    let thumbprint = block_on_issuer("oidc thumbprint", async {
+        IssuerClient::new(&config)?.thumbprint(&args.url).await
+    })?;
+    Ok(thumbprint.sha1)
+}
+
+/// Runs one issuer-client call on a current-thread runtime; the client's error becomes a
+/// usage error when the caller's input is at fault, a failure otherwise.
+pub(crate) fn block_on_issuer<T>(
+    command: &str,
+    call: impl std::future::Future<Output = Result<T, IssuerError>>,
+) -> Result<T, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::failure(format!("irsa oidc thumbprint: runtime: {e}")))?;
-    let chain = runtime
-        .block_on(fetch_chain(&endpoint, roots))
-        .map_err(|e| CliError::failure(format!("irsa oidc thumbprint: {e}")))?;
-    irsa_jose::thumbprint::ca_thumbprint(&chain).map_err(|e| {
-        CliError::failure(format!(
-            "irsa oidc thumbprint: {}:{}: {e}",
-            endpoint.host, endpoint.port
-        ))
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-    use rustls::pki_types::PrivateKeyDer;
-
-    #[test]
-    fn endpoints_parse() {
-        let e = |h: &str, p| Endpoint {
-            host: h.into(),
-            port: p,
-        };
-        assert_eq!(
-            parse_endpoint("https://oidc.example.com/x/y"),
-            Ok(e("oidc.example.com", 443))
-        );
-        assert_eq!(
-            parse_endpoint("https://127.0.0.1:8443"),
-            Ok(e("127.0.0.1", 8443))
-        );
-        assert_eq!(parse_endpoint("example.com"), Ok(e("example.com", 443)));
-        assert_eq!(
-            parse_endpoint("https://[::1]:9443/keys.json"),
-            Ok(e("::1", 9443))
-        );
-        assert!(parse_endpoint("http://example.com").is_err());
-        assert!(parse_endpoint("https://example.com:0").is_err());
-        assert!(parse_endpoint("https://").is_err());
-    }
-
-    struct Pki {
-        ca_der: Vec<u8>,
-        ca_pem: String,
-        leaf_der: Vec<u8>,
-        leaf_key: Vec<u8>,
-    }
-
-    fn pki() -> Pki {
-        let ca_key = KeyPair::generate().expect("ca key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = ca_params.self_signed(&ca_key).expect("ca");
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().expect("leaf key");
-        let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
-            .expect("params")
-            .signed_by(&leaf_key, &issuer)
-            .expect("leaf");
-        Pki {
-            ca_der: ca.der().to_vec(),
-            ca_pem: ca.pem(),
-            leaf_der: leaf.der().to_vec(),
-            leaf_key: leaf_key.serialize_der(),
+        .map_err(|e| CliError::failure(format!("irsa {command}: runtime: {e}")))?;
+    runtime.block_on(call).map_err(|e| {
+        let message = format!("irsa {command}: {e}");
+        if e.is_input_error() {
+            CliError::usage(message)
+        } else {
+            CliError::failure(message)
         }
-    }
-
-    /// Serves one TLS handshake on 127.0.0.1 with `chain`; returns the port.
-    async fn serve(chain: Vec<Vec<u8>>, key: Vec<u8>) -> u16 {
-        let certs = chain.into_iter().map(CertificateDer::from).collect();
-        let key = PrivateKeyDer::try_from(key).expect("key");
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .expect("server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        tokio::spawn(async move {
-            if let Ok((tcp, _)) = listener.accept().await {
-                let _ = acceptor.accept(tcp).await;
-            }
-        });
-        port
-    }
-
-    #[tokio::test]
-    async fn thumbprint_is_the_sha1_of_the_ca_the_server_sends() {
-        let pki = pki();
-        let port = serve(
-            vec![pki.leaf_der.clone(), pki.ca_der.clone()],
-            pki.leaf_key.clone(),
-        )
-        .await;
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(pki.ca_der.clone()))
-            .expect("root");
-        let chain = fetch_chain(
-            &Endpoint {
-                host: "127.0.0.1".into(),
-                port,
-            },
-            roots,
-        )
-        .await
-        .expect("chain");
-        assert_eq!(chain.len(), 2);
-        let thumb = irsa_jose::thumbprint::ca_thumbprint(&chain).expect("thumbprint");
-        assert_eq!(thumb, irsa_jose::thumbprint::sha1_hex(&pki.ca_der));
-        assert_eq!(thumb.len(), 40);
-        assert!(pki.ca_pem.contains("BEGIN CERTIFICATE"));
-    }
-
-    #[tokio::test]
-    async fn a_chain_without_a_ca_is_a_clear_error() {
-        let pki = pki();
-        let port = serve(vec![pki.leaf_der.clone()], pki.leaf_key.clone()).await;
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(pki.ca_der.clone()))
-            .expect("root");
-        let chain = fetch_chain(
-            &Endpoint {
-                host: "127.0.0.1".into(),
-                port,
-            },
-            roots,
-        )
-        .await
-        .expect("chain");
-        let err = irsa_jose::thumbprint::ca_thumbprint(&chain).expect_err("no CA");
-        assert_eq!(
-            err,
-            irsa_jose::thumbprint::ThumbprintError::NoCa { count: 1 }
-        );
-    }
-
-    #[tokio::test]
-    async fn an_untrusted_server_fails_the_handshake() {
-        let pki = pki();
-        let other = self::pki();
-        let port = serve(
-            vec![pki.leaf_der.clone(), pki.ca_der.clone()],
-            pki.leaf_key.clone(),
-        )
-        .await;
-        let mut roots = rustls::RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(other.ca_der.clone()))
-            .expect("root");
-        let err = fetch_chain(
-            &Endpoint {
-                host: "127.0.0.1".into(),
-                port,
-            },
-            roots,
-        )
-        .await
-        .expect_err("untrusted");
-        assert!(err.contains("TLS handshake"), "{err}");
-    }
+    })
 }

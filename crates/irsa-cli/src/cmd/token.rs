@@ -10,7 +10,9 @@ use irsa_jose::mint::{DEFAULT_AUDIENCE, DEFAULT_EXPIRATION_SECS};
 use irsa_jose::verify::DEFAULT_LEEWAY_SECS;
 use irsa_jose::{MintRequest, Signer, Verifier, VerifyOptions};
 
-use super::oidc::{CliError, NETWORK_TIMEOUT, check_issuer, read_file};
+use irsa_issuer_client::{IssuerClient, IssuerClientConfig};
+
+use super::oidc::{CliError, block_on_issuer, check_issuer, read_file};
 use crate::output::{fail, print_stdout};
 
 /// Subcommands of `irsa token`.
@@ -70,9 +72,15 @@ pub struct VerifyArgs {
     /// Read the token from a file (trailing newline allowed).
     #[arg(long, value_name = "F")]
     pub token_file: Option<PathBuf>,
-    /// The JWKS: a file, or an http(s) URL fetched with a 10 s timeout.
+    /// The JWKS: a file, or a URL of a JWKS or of a discovery document (whose `issuer`
+    /// must equal --issuer). URLs are fetched as the STS fetches remote issuers: https://
+    /// (plain http:// only to a loopback host), at most 1 MiB, 10 s timeout.
     #[arg(long, value_name = "FILE_OR_URL")]
     pub jwks: String,
+    /// Trust only the CA certificates in this PEM file for an https:// --jwks URL
+    /// (default: the system's roots).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
     /// The expected issuer, compared byte for byte with `iss`.
     #[arg(long, value_name = "URL")]
     pub issuer: String,
@@ -134,31 +142,6 @@ fn mint(args: &MintArgs) -> Result<String, CliError> {
         .map_err(|e| CliError::usage(format!("irsa token mint: {e}")))
 }
 
-fn fetch_jwks(url: &str) -> Result<Vec<u8>, CliError> {
-    let err = |e: String| CliError::failure(format!("irsa token verify: --jwks {url}: {e}"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| err(format!("runtime: {e}")))?;
-    runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .timeout(NETWORK_TIMEOUT)
-            .build()
-            .map_err(|e| err(e.to_string()))?;
-        let response = client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| err(e.to_string()))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(err(format!("HTTP {status}")));
-        }
-        let body = response.bytes().await.map_err(|e| err(e.to_string()))?;
-        Ok(body.to_vec())
-    })
-}
-
 fn verify(args: &VerifyArgs) -> Result<String, CliError> {
     let token = match (&args.token, &args.token_file) {
         (Some(token), _) => token.clone(),
@@ -177,13 +160,20 @@ fn verify(args: &VerifyArgs) -> Result<String, CliError> {
             ));
         }
     };
-    let jwks_bytes = if args.jwks.starts_with("https://") || args.jwks.starts_with("http://") {
-        fetch_jwks(&args.jwks)?
+    let jwks = if args.jwks.contains("://") {
+        // The same client, with the same rules, as the STS uses for remote issuers.
+        let client = IssuerClient::new(&IssuerClientConfig {
+            ca_file: args.ca_file.clone(),
+            ..IssuerClientConfig::default()
+        });
+        block_on_issuer("token verify", async {
+            client?.jwks_at(&args.jwks, &args.issuer).await
+        })?
     } else {
-        read_file("token verify", "--jwks", std::path::Path::new(&args.jwks))?
+        let bytes = read_file("token verify", "--jwks", std::path::Path::new(&args.jwks))?;
+        JwkSet::parse(&bytes)
+            .map_err(|e| CliError::usage(format!("irsa token verify: --jwks {}: {e}", args.jwks)))?
     };
-    let jwks = JwkSet::parse(&jwks_bytes)
-        .map_err(|e| CliError::usage(format!("irsa token verify: --jwks {}: {e}", args.jwks)))?;
     let options = VerifyOptions {
         issuer: args.issuer.clone(),
         audiences: args.audiences.clone(),
