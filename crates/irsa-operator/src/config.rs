@@ -32,7 +32,9 @@ impl Default for Backoff {
 impl Backoff {
     /// The delay after `failures` consecutive failures (1 = first).
     pub fn delay(&self, failures: u32) -> Duration {
-        let factor = 1u32.checked_shl(failures.saturating_sub(1).min(31)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(failures.saturating_sub(1).min(31))
+            .unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.cap)
     }
 }
@@ -58,12 +60,13 @@ impl AccountSource {
     pub fn from_flags(template: Option<&str>, label: Option<&str>) -> Result<Self, String> {
         match (template, label) {
             (None, None) => Ok(Self::Ambient),
-            (Some(_), None) => {
-                Err("--role-arn-template needs --account-from-label LABEL (where the account is)".into())
-            }
-            (None, Some(_)) => {
-                Err("--account-from-label needs --role-arn-template (the role to assume there)".into())
-            }
+            (Some(_), None) => Err(
+                "--role-arn-template needs --account-from-label LABEL (where the account is)"
+                    .into(),
+            ),
+            (None, Some(_)) => Err(
+                "--account-from-label needs --role-arn-template (the role to assume there)".into(),
+            ),
             (Some(t), Some(l)) => {
                 if !t.contains(ACCOUNT_PLACEHOLDER) {
                     return Err(format!(
@@ -71,8 +74,7 @@ impl AccountSource {
                     ));
                 }
                 let sample = t.replace(ACCOUNT_PLACEHOLDER, "123456789012");
-                RoleArn::parse(&sample)
-                    .map_err(|e| format!("--role-arn-template {t:?}: {e}"))?;
+                RoleArn::parse(&sample).map_err(|e| format!("--role-arn-template {t:?}: {e}"))?;
                 if l.is_empty() {
                     return Err("--account-from-label must not be empty".into());
                 }
@@ -158,13 +160,20 @@ mod tests {
 
     #[test]
     fn account_flags_go_together_and_name_the_rule() {
-        assert_eq!(AccountSource::from_flags(None, None), Ok(AccountSource::Ambient));
-        assert!(AccountSource::from_flags(Some("arn:aws:iam::{account}:role/x"), None)
-            .unwrap_err()
-            .contains("--account-from-label"));
-        assert!(AccountSource::from_flags(Some("arn:aws:iam::123456789012:role/x"), Some("l"))
-            .unwrap_err()
-            .contains("{account}"));
+        assert_eq!(
+            AccountSource::from_flags(None, None),
+            Ok(AccountSource::Ambient)
+        );
+        assert!(
+            AccountSource::from_flags(Some("arn:aws:iam::{account}:role/x"), None)
+                .unwrap_err()
+                .contains("--account-from-label")
+        );
+        assert!(
+            AccountSource::from_flags(Some("arn:aws:iam::123456789012:role/x"), Some("l"))
+                .unwrap_err()
+                .contains("{account}")
+        );
         assert!(AccountSource::from_flags(Some("arn:aws:iam::{account}:nope"), Some("l")).is_err());
         let src = AccountSource::from_flags(Some("arn:aws:iam::{account}:role/irsa"), Some("acct"))
             .unwrap();
@@ -176,7 +185,11 @@ mod tests {
                 role_arn: "arn:aws:iam::210987654321:role/irsa".into()
             }
         );
-        assert!(src.identity(&BTreeMap::new()).unwrap_err().contains("has no label acct"));
+        assert!(
+            src.identity(&BTreeMap::new())
+                .unwrap_err()
+                .contains("has no label acct")
+        );
         let bad = BTreeMap::from([("acct".to_string(), "12".to_string())]);
         assert!(src.identity(&bad).unwrap_err().contains("12 digits"));
     }

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt as _, StreamExt as _};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::ResourceExt;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::watcher;
-use kube::ResourceExt;
 use serde_json::json;
 use tokio::sync::{RwLock, watch};
 use tracing::Instrument as _;
@@ -30,7 +30,6 @@ use crate::config::{AccountSource, Backoff, OperatorConfig};
 use crate::crd::{CapaAwsCluster, ClusterResource, Flavour, GsAwsCluster};
 use crate::engine::{CallObserver, ClusterTarget, Engine};
 use crate::keys::{ClusterKeys, capa_key, ensure_signing_key};
-use irsa_kube::lease::LeaderElector;
 use crate::metrics::Metrics;
 use crate::outputs::{CAPA_KEY_DIR, GS_KEY_DIR, config_map_data, config_map_name, data_keys};
 use crate::server::Health;
@@ -38,6 +37,7 @@ use crate::{
     Error, ISSUER_ANNOTATION, OPT_IN_ANNOTATION, ROTATE_ANNOTATION, finalizer, managed_labels,
     telemetry,
 };
+use irsa_kube::lease::LeaderElector;
 
 /// Name of the controller in Events and the Lease.
 pub const CONTROLLER_NAME: &str = "irsa-operator";
@@ -192,7 +192,10 @@ fn target<K: ClusterResource>(obj: &K, ctx: &Context) -> Result<ClusterTarget, E
 }
 
 /// Reconciles one object; the controller calls it on every change and requeue.
-pub async fn reconcile<K: ClusterResource>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile<K: ClusterResource>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     if !*ctx.leader.borrow() {
         // Followers keep their cache warm and do nothing; gaining the Lease reconciles all.
         return Ok(Action::await_change());
@@ -220,8 +223,13 @@ pub async fn reconcile<K: ClusterResource>(obj: Arc<K>, ctx: Arc<Context>) -> Re
             };
             telemetry::log_failure(e, ctx.backoff.delay(failures));
             ctx.metrics.reconciled(e.metric_label(), started.elapsed());
-            ctx.publish(obj.as_ref(), EventType::Warning, "ProvisioningFailed", e.to_string())
-                .await;
+            ctx.publish(
+                obj.as_ref(),
+                EventType::Warning,
+                "ProvisioningFailed",
+                e.to_string(),
+            )
+            .await;
         }
     }
     result
@@ -229,7 +237,11 @@ pub async fn reconcile<K: ClusterResource>(obj: Arc<K>, ctx: Arc<Context>) -> Re
 
 /// After a failed reconcile: retry after the object's exponential backoff.
 pub fn error_policy<K: ClusterResource>(obj: Arc<K>, _error: &Error, ctx: Arc<Context>) -> Action {
-    let failures = ctx.failures().get(&object_key(obj.as_ref())).copied().unwrap_or(1);
+    let failures = ctx
+        .failures()
+        .get(&object_key(obj.as_ref()))
+        .copied()
+        .unwrap_or(1);
     Action::requeue(ctx.backoff.delay(failures))
 }
 
@@ -269,7 +281,9 @@ async fn reconcile_inner<K: ClusterResource>(obj: &K, ctx: &Context) -> Result<A
     let (keys, key_dir): (ClusterKeys, &str) = match K::FLAVOUR {
         Flavour::GiantSwarm => {
             let request = obj.annotations().get(ROTATE_ANNOTATION).map(String::as_str);
-            let handled = existing_data.get(data_keys::ROTATED_FOR).map(String::as_str);
+            let handled = existing_data
+                .get(data_keys::ROTATED_FOR)
+                .map(String::as_str);
             let keys = ensure_signing_key(&secrets, obj, &cluster, request, handled).await?;
             (keys, GS_KEY_DIR)
         }
@@ -302,9 +316,14 @@ async fn reconcile_inner<K: ClusterResource>(obj: &K, ctx: &Context) -> Result<A
     let cm_written = write_config_map(&config_maps, obj, &cm_name, existing_cm, &data).await?;
 
     if obj.annotations().get(ISSUER_ANNOTATION) != Some(&converged.issuer) {
-        let patch = json!({ "metadata": { "annotations": { ISSUER_ANNOTATION: converged.issuer } } });
-        api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await?;
+        let patch =
+            json!({ "metadata": { "annotations": { ISSUER_ANNOTATION: converged.issuer } } });
+        api.patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
     }
     ctx.metrics.set_managed(&object_key(obj), true);
 
@@ -367,10 +386,17 @@ async fn write_config_map<K: ClusterResource>(
         Some(cm) if cm.data.as_ref() == Some(data) => Ok(false),
         Some(mut cm) => {
             cm.data = Some(data.clone());
-            if cm.metadata.owner_references.as_ref().is_none_or(Vec::is_empty) {
+            if cm
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_none_or(Vec::is_empty)
+            {
                 cm.metadata.owner_references = owner.controller_owner_ref(&()).map(|r| vec![r]);
             }
-            config_maps.replace(name, &PostParams::default(), &cm).await?;
+            config_maps
+                .replace(name, &PostParams::default(), &cm)
+                .await?;
             Ok(true)
         }
     }
@@ -388,7 +414,10 @@ async fn cleanup<K: ClusterResource>(
     let namespace = obj.namespace().unwrap_or_default();
     let config_maps: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &namespace);
     match config_maps
-        .delete(&config_map_name(target.cluster.as_str()), &Default::default())
+        .delete(
+            &config_map_name(target.cluster.as_str()),
+            &Default::default(),
+        )
         .await
     {
         Ok(_) => {}
@@ -399,7 +428,11 @@ async fn cleanup<K: ClusterResource>(
     if !deleting && obj.annotations().contains_key(ISSUER_ANNOTATION) {
         let patch = json!({ "metadata": { "annotations": { ISSUER_ANNOTATION: null } } });
         current = api
-            .patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+            .patch(
+                &obj.name_any(),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
             .await?;
     }
     ctx.publish(
@@ -408,9 +441,17 @@ async fn cleanup<K: ClusterResource>(
         "Deprovisioned",
         format!(
             "{}: issuer bucket and IAM OIDC provider removed ({} mutating AWS calls){}",
-            if deleting { "AWSCluster deleted" } else { "opt-in annotation removed" },
+            if deleting {
+                "AWSCluster deleted"
+            } else {
+                "opt-in annotation removed"
+            },
             removed.mutating_calls,
-            if deleting { "" } else { "; the signing key Secret stays until the AWSCluster is deleted" }
+            if deleting {
+                ""
+            } else {
+                "; the signing key Secret stays until the AWSCluster is deleted"
+            }
         ),
     )
     .await;
@@ -432,7 +473,9 @@ fn leader_gained(rx: watch::Receiver<bool>) -> impl futures::Stream<Item = ()> +
     })
 }
 
-fn shutdown_future(mut shutdown: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + Sync {
+fn shutdown_future(
+    mut shutdown: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + Sync {
     let (tx, rx) = futures::channel::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = shutdown.wait_for(|s| *s).await;
@@ -552,10 +595,10 @@ pub async fn run(
     }
     futures::future::join_all(controllers).await;
     stop_elector.send_replace(true);
-    if let Some(task) = elector_task {
-        if let Err(e) = task.await {
-            tracing::warn!(error = %e, "leader election task failed");
-        }
+    if let Some(task) = elector_task
+        && let Err(e) = task.await
+    {
+        tracing::warn!(error = %e, "leader election task failed");
     }
     drop(leader_tx);
     Ok(())

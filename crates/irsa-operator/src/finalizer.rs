@@ -34,7 +34,8 @@ where
             { "op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER },
         ])
     };
-    let patch: json_patch::Patch = serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
     api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
 }
@@ -51,9 +52,14 @@ where
         { "op": "test", "path": format!("/metadata/finalizers/{index}"), "value": FINALIZER },
         { "op": "remove", "path": format!("/metadata/finalizers/{index}") },
     ]);
-    let patch: json_patch::Patch = serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
+    let patch: json_patch::Patch =
+        serde_json::from_value(patch).map_err(kube::Error::SerdeError)?;
     match api
-        .patch(&obj.name_any(), &PatchParams::default(), &Patch::<()>::Json(patch))
+        .patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::<()>::Json(patch),
+        )
         .await
     {
         Ok(_) => Ok(()),

@@ -95,7 +95,12 @@ pub fn rotated_data(
     old: &BTreeMap<String, ByteString>,
 ) -> Result<BTreeMap<String, ByteString>, Error> {
     let old_public = current_public_key(secret, old)?;
-    let next = old.keys().filter_map(|k| previous_index(k)).max().unwrap_or(0) + 1;
+    let next = old
+        .keys()
+        .filter_map(|k| previous_index(k))
+        .max()
+        .unwrap_or(0)
+        + 1;
     let mut data: BTreeMap<String, ByteString> = old
         .iter()
         .filter(|(k, _)| previous_index(k).is_some())
@@ -133,7 +138,7 @@ pub fn public_keys_from_data(
         .iter()
         .filter_map(|(k, v)| previous_index(k).map(|i| (i, k, v)))
         .collect();
-    previous.sort_by(|a, b| b.0.cmp(&a.0));
+    previous.sort_by_key(|p| std::cmp::Reverse(p.0));
     for (_, name, bytes) in previous {
         let parsed = parse_public_keys_pem(&format!("{secret}/{name}"), &bytes.0)
             .map_err(|e| key_error(secret, e))?;
@@ -159,9 +164,8 @@ fn owned_secret<K: Resource<DynamicType = ()>>(
             namespace: owner.meta().namespace.clone(),
             owner_references: owner.controller_owner_ref(&()).map(|r| vec![r]),
             labels: Some(managed_labels()),
-            annotations: rotated_for.map(|v| {
-                BTreeMap::from([(ROTATED_FOR_ANNOTATION.to_string(), v.to_string())])
-            }),
+            annotations: rotated_for
+                .map(|v| BTreeMap::from([(ROTATED_FOR_ANNOTATION.to_string(), v.to_string())])),
             ..ObjectMeta::default()
         },
         type_: Some("Opaque".to_string()),

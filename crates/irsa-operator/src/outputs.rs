@@ -129,7 +129,9 @@ mod tests {
         assert_eq!(data["keys-hash"].len(), 64);
         let flags = &data["apiserver-flags"];
         assert!(flags.contains(&format!("--service-account-issuer={}\n", conv.issuer)));
-        assert!(flags.contains("--service-account-signing-key-file=/etc/kubernetes/pki/irsa/sa.key\n"));
+        assert!(
+            flags.contains("--service-account-signing-key-file=/etc/kubernetes/pki/irsa/sa.key\n")
+        );
         assert!(flags.contains("--service-account-key-file=/etc/kubernetes/pki/irsa/sa.pub\n"));
         for v in data.values() {
             assert!(!v.contains("PRIVATE KEY"));

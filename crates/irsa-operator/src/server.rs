@@ -61,7 +61,11 @@ async fn readyz(State(health): State<Arc<Health>>) -> Response {
     if health.is_ready() {
         (StatusCode::OK, "ok").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "informer caches not synced yet").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "informer caches not synced yet",
+        )
+            .into_response()
     }
 }
 

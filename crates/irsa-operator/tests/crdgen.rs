@@ -32,13 +32,28 @@ fn deployed_crd_is_the_generated_one() {
     );
     // And it is a CRD the API server accepts in shape.
     let crd: CustomResourceDefinition = serde_saphyr::from_str(&on_disk).unwrap();
-    assert_eq!(crd.metadata.name.as_deref(), Some("awsclusters.infrastructure.giantswarm.io"));
+    assert_eq!(
+        crd.metadata.name.as_deref(),
+        Some("awsclusters.infrastructure.giantswarm.io")
+    );
     assert_eq!(crd.spec.scope, "Namespaced");
     let version = &crd.spec.versions[0];
     assert_eq!(version.name, "v1alpha3");
-    let schema = version.schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap();
+    let schema = version
+        .schema
+        .as_ref()
+        .unwrap()
+        .open_api_v3_schema
+        .as_ref()
+        .unwrap();
     let spec = &schema.properties.as_ref().unwrap()["spec"];
     let provider = &spec.properties.as_ref().unwrap()["provider"];
-    assert!(provider.required.as_ref().unwrap().contains(&"region".to_string()));
+    assert!(
+        provider
+            .required
+            .as_ref()
+            .unwrap()
+            .contains(&"region".to_string())
+    );
     assert_eq!(spec.x_kubernetes_preserve_unknown_fields, Some(true));
 }

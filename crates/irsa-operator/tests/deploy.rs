@@ -21,19 +21,27 @@ fn render() -> Vec<Value> {
         .arg(&dir)
         .output()
         .expect("kubectl must be installed to render deploy/operator");
-    assert!(out.status.success(), "kubectl kustomize failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kubectl kustomize failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_saphyr::from_multiple::<Value>(&String::from_utf8(out.stdout).unwrap()).unwrap()
 }
 
 fn one<T: serde::de::DeserializeOwned>(kinds: &BTreeMap<String, Vec<Value>>, kind: &str) -> T {
-    let docs = kinds.get(kind).unwrap_or_else(|| panic!("no {kind} rendered"));
+    let docs = kinds
+        .get(kind)
+        .unwrap_or_else(|| panic!("no {kind} rendered"));
     assert_eq!(docs.len(), 1, "expected exactly one {kind}");
     serde_json::from_value(docs[0].clone()).unwrap_or_else(|e| panic!("{kind} does not parse: {e}"))
 }
 
 fn allows(rules: &[PolicyRule], resource: &str, verb: &str) -> bool {
     rules.iter().any(|r| {
-        r.resources.as_ref().is_some_and(|rs| rs.iter().any(|x| x == resource))
+        r.resources
+            .as_ref()
+            .is_some_and(|rs| rs.iter().any(|x| x == resource))
             && r.verbs.iter().any(|v| v == verb)
     })
 }
@@ -42,7 +50,10 @@ fn allows(rules: &[PolicyRule], resource: &str, verb: &str) -> bool {
 fn kustomize_base_renders_typed_documents_with_safe_settings() {
     let mut kinds: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for d in render() {
-        kinds.entry(d["kind"].as_str().unwrap().to_string()).or_default().push(d);
+        kinds
+            .entry(d["kind"].as_str().unwrap().to_string())
+            .or_default()
+            .push(d);
     }
     let ns: Namespace = one(&kinds, "Namespace");
     let namespace = ns.metadata.name.unwrap();
@@ -59,7 +70,13 @@ fn kustomize_base_renders_typed_documents_with_safe_settings() {
     let rules = cr.rules.unwrap();
     for r in &rules {
         assert!(!r.verbs.iter().any(|v| v == "*"), "{r:?}");
-        assert!(!r.resources.iter().flatten().any(|x| x == "*" || x.contains('/')), "{r:?}");
+        assert!(
+            !r.resources
+                .iter()
+                .flatten()
+                .any(|x| x == "*" || x.contains('/')),
+            "{r:?}"
+        );
     }
     for verb in ["get", "list", "watch", "patch"] {
         assert!(allows(&rules, "awsclusters", verb), "awsclusters {verb}");
@@ -77,12 +94,20 @@ fn kustomize_base_renders_typed_documents_with_safe_settings() {
     assert!(allows(&rules, "events", "create"));
     let crb: ClusterRoleBinding = one(&kinds, "ClusterRoleBinding");
     let subject = &crb.subjects.unwrap()[0];
-    assert_eq!((subject.name.as_str(), subject.namespace.as_deref()), (sa_name.as_str(), Some(namespace.as_str())));
+    assert_eq!(
+        (subject.name.as_str(), subject.namespace.as_deref()),
+        (sa_name.as_str(), Some(namespace.as_str()))
+    );
     let role: Role = one(&kinds, "Role");
     assert_eq!(role.metadata.namespace.as_deref(), Some(namespace.as_str()));
     let lease_rules = role.rules.unwrap();
     assert!(allows(&lease_rules, "leases", "update"));
-    assert!(lease_rules.iter().filter(|r| r.verbs.iter().any(|v| v == "update")).all(|r| r.resource_names.is_some()));
+    assert!(
+        lease_rules
+            .iter()
+            .filter(|r| r.verbs.iter().any(|v| v == "update"))
+            .all(|r| r.resource_names.is_some())
+    );
     let _: RoleBinding = one(&kinds, "RoleBinding");
 
     // Deployment: leader election in its namespace, probes on the health port, metrics port.
@@ -113,11 +138,21 @@ fn kustomize_base_renders_typed_documents_with_safe_settings() {
     let sc = c.security_context.clone().unwrap();
     assert_eq!(sc.read_only_root_filesystem, Some(true));
     assert_eq!(sc.allow_privilege_escalation, Some(false));
-    assert!(c.resources.clone().unwrap().limits.unwrap().contains_key("memory"));
+    assert!(
+        c.resources
+            .clone()
+            .unwrap()
+            .limits
+            .unwrap()
+            .contains_key("memory")
+    );
     assert!(c.env.clone().unwrap().iter().any(|e| e.name == "POD_NAME"));
 
     let svc: Service = one(&kinds, "Service");
     let svc_spec = svc.spec.unwrap();
     assert!(svc_spec.ports.unwrap().iter().any(|p| p.port == 8080));
-    assert_eq!(svc_spec.selector.unwrap()["app.kubernetes.io/name"], "irsa-operator");
+    assert_eq!(
+        svc_spec.selector.unwrap()["app.kubernetes.io/name"],
+        "irsa-operator"
+    );
 }

@@ -92,7 +92,12 @@ fn status(code: u16, reason: &str, message: String) -> Response {
 }
 
 fn ok_json(code: StatusCode, value: &Value) -> Response {
-    (code, [("content-type", "application/json")], value.to_string()).into_response()
+    (
+        code,
+        [("content-type", "application/json")],
+        value.to_string(),
+    )
+        .into_response()
 }
 
 /// A parsed REST path.
@@ -143,10 +148,10 @@ fn matches_selectors(obj: &Value, query: &BTreeMap<String, String>) -> bool {
     }
     if let Some(sel) = query.get("fieldSelector").filter(|s| !s.is_empty()) {
         for term in sel.split(',') {
-            if let Some(name) = term.strip_prefix("metadata.name=") {
-                if obj["metadata"]["name"].as_str() != Some(name) {
-                    return false;
-                }
+            if let Some(name) = term.strip_prefix("metadata.name=")
+                && obj["metadata"]["name"].as_str() != Some(name)
+            {
+                return false;
             }
         }
     }
@@ -166,7 +171,14 @@ impl Inner {
         self.rv
     }
 
-    fn emit(&mut self, tx: &broadcast::Sender<WatchEvent>, resource: &str, namespace: &str, kind: &'static str, object: Value) {
+    fn emit(
+        &mut self,
+        tx: &broadcast::Sender<WatchEvent>,
+        resource: &str,
+        namespace: &str,
+        kind: &'static str,
+        object: Value,
+    ) {
         let rv = object["metadata"]["resourceVersion"]
             .as_str()
             .and_then(|s| s.parse().ok())
@@ -184,7 +196,13 @@ impl Inner {
 
     /// Stores `obj` as the new state of `key`, or deletes it when it is being deleted and has
     /// no finalizers left. Returns the object as stored (or as deleted).
-    fn commit(&mut self, tx: &broadcast::Sender<WatchEvent>, key: (String, String, String), mut obj: Value, created: bool) -> Value {
+    fn commit(
+        &mut self,
+        tx: &broadcast::Sender<WatchEvent>,
+        key: (String, String, String),
+        mut obj: Value,
+        created: bool,
+    ) -> Value {
         let rv = self.bump();
         obj["metadata"]["resourceVersion"] = json!(rv.to_string());
         let deleting = obj["metadata"]["deletionTimestamp"].is_string();
@@ -194,11 +212,20 @@ impl Inner {
         if deleting && !finalizers_left {
             self.objects.remove(&key);
             self.emit(tx, &key.0, &key.1, "DELETED", obj.clone());
-            let uid = obj["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+            let uid = obj["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             self.collect_garbage(tx, &uid);
         } else {
             self.objects.insert(key.clone(), obj.clone());
-            self.emit(tx, &key.0, &key.1, if created { "ADDED" } else { "MODIFIED" }, obj.clone());
+            self.emit(
+                tx,
+                &key.0,
+                &key.1,
+                if created { "ADDED" } else { "MODIFIED" },
+                obj.clone(),
+            );
         }
         obj
     }
@@ -220,7 +247,11 @@ impl Inner {
         }
     }
 
-    fn delete(&mut self, tx: &broadcast::Sender<WatchEvent>, key: &(String, String, String)) -> Option<Value> {
+    fn delete(
+        &mut self,
+        tx: &broadcast::Sender<WatchEvent>,
+        key: &(String, String, String),
+    ) -> Option<Value> {
         let mut obj = self.objects.get(key)?.clone();
         if obj["metadata"]["deletionTimestamp"].is_null() {
             obj["metadata"]["deletionTimestamp"] = json!(now_rfc3339());
@@ -232,12 +263,17 @@ impl Inner {
 fn finalizers(obj: &Value) -> Vec<String> {
     obj["metadata"]["finalizers"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Checks the rules an update must follow against the stored object; fixes up what the
 /// server owns (uid, creation time, deletion time).
+#[allow(clippy::result_large_err)]
 fn validate_update(old: &Value, new: &mut Value) -> Result<(), Response> {
     if old["metadata"]["deletionTimestamp"].is_string() {
         let before = finalizers(old);
@@ -249,13 +285,19 @@ fn validate_update(old: &Value, new: &mut Value) -> Result<(), Response> {
             ));
         }
     }
-    for field in ["uid", "creationTimestamp", "deletionTimestamp", "name", "namespace"] {
+    for field in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "name",
+        "namespace",
+    ] {
         new["metadata"][field] = old["metadata"][field].clone();
     }
-    if new["metadata"]["deletionTimestamp"].is_null() {
-        if let Some(m) = new["metadata"].as_object_mut() {
-            m.remove("deletionTimestamp");
-        }
+    if new["metadata"]["deletionTimestamp"].is_null()
+        && let Some(m) = new["metadata"].as_object_mut()
+    {
+        m.remove("deletionTimestamp");
     }
     for field in ["apiVersion", "kind"] {
         if new[field].is_null() {
@@ -314,9 +356,16 @@ async fn handle(
         }
         ("GET", Some(name)) => {
             let inner = shared.inner.lock().unwrap();
-            match inner.objects.get(&(target.resource.clone(), ns.clone(), name.clone())) {
+            match inner
+                .objects
+                .get(&(target.resource.clone(), ns.clone(), name.clone()))
+            {
                 Some(o) => ok_json(StatusCode::OK, o),
-                None => status(404, "NotFound", format!("{} \"{name}\" not found", target.resource)),
+                None => status(
+                    404,
+                    "NotFound",
+                    format!("{} \"{name}\" not found", target.resource),
+                ),
             }
         }
         ("POST", None) => {
@@ -333,7 +382,11 @@ async fn handle(
             };
             let key = (target.resource.clone(), ns.clone(), name.clone());
             if inner.objects.contains_key(&key) {
-                return status(409, "AlreadyExists", format!("{} \"{name}\" already exists", target.resource));
+                return status(
+                    409,
+                    "AlreadyExists",
+                    format!("{} \"{name}\" already exists", target.resource),
+                );
             }
             obj["metadata"]["name"] = json!(name);
             if target.namespace.is_some() {
@@ -356,12 +409,23 @@ async fn handle(
             let mut inner = shared.inner.lock().unwrap();
             let key = (target.resource.clone(), ns.clone(), name.clone());
             let Some(old) = inner.objects.get(&key).cloned() else {
-                return status(404, "NotFound", format!("{} \"{name}\" not found", target.resource));
+                return status(
+                    404,
+                    "NotFound",
+                    format!("{} \"{name}\" not found", target.resource),
+                );
             };
-            if let Some(rv) = obj["metadata"]["resourceVersion"].as_str() {
-                if Some(rv) != old["metadata"]["resourceVersion"].as_str() {
-                    return status(409, "Conflict", format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", target.resource));
-                }
+            if let Some(rv) = obj["metadata"]["resourceVersion"].as_str()
+                && Some(rv) != old["metadata"]["resourceVersion"].as_str()
+            {
+                return status(
+                    409,
+                    "Conflict",
+                    format!(
+                        "Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again",
+                        target.resource
+                    ),
+                );
             }
             if let Err(r) = validate_update(&old, &mut obj) {
                 return r;
@@ -381,7 +445,11 @@ async fn handle(
             let mut inner = shared.inner.lock().unwrap();
             let key = (target.resource.clone(), ns.clone(), name.clone());
             let Some(old) = inner.objects.get(&key).cloned() else {
-                return status(404, "NotFound", format!("{} \"{name}\" not found", target.resource));
+                return status(
+                    404,
+                    "NotFound",
+                    format!("{} \"{name}\" not found", target.resource),
+                );
             };
             let mut obj = old.clone();
             match content_type.as_str() {
@@ -397,7 +465,9 @@ async fn handle(
                             .filter(|op| {
                                 !(op["op"] == "test"
                                     && op["value"].is_null()
-                                    && op["path"].as_str().is_some_and(|p| obj.pointer(p).is_none()))
+                                    && op["path"]
+                                        .as_str()
+                                        .is_some_and(|p| obj.pointer(p).is_none()))
                             })
                             .collect(),
                     );
@@ -409,14 +479,20 @@ async fn handle(
                     }
                 }
                 "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
-                    if let Some(rv) = patch["metadata"]["resourceVersion"].as_str() {
-                        if Some(rv) != old["metadata"]["resourceVersion"].as_str() {
-                            return status(409, "Conflict", "the object has been modified".into());
-                        }
+                    if let Some(rv) = patch["metadata"]["resourceVersion"].as_str()
+                        && Some(rv) != old["metadata"]["resourceVersion"].as_str()
+                    {
+                        return status(409, "Conflict", "the object has been modified".into());
                     }
                     json_patch::merge(&mut obj, &patch);
                 }
-                other => return status(415, "UnsupportedMediaType", format!("patch type {other} is not supported by the fake")),
+                other => {
+                    return status(
+                        415,
+                        "UnsupportedMediaType",
+                        format!("patch type {other} is not supported by the fake"),
+                    );
+                }
             }
             if let Err(r) = validate_update(&old, &mut obj) {
                 return r;
@@ -429,10 +505,18 @@ async fn handle(
             let key = (target.resource.clone(), ns.clone(), name.clone());
             match inner.delete(&shared.tx, &key) {
                 Some(obj) => ok_json(StatusCode::OK, &obj),
-                None => status(404, "NotFound", format!("{} \"{name}\" not found", target.resource)),
+                None => status(
+                    404,
+                    "NotFound",
+                    format!("{} \"{name}\" not found", target.resource),
+                ),
             }
         }
-        _ => status(405, "MethodNotAllowed", format!("{method} {path} is not supported by the fake")),
+        _ => status(
+            405,
+            "MethodNotAllowed",
+            format!("{method} {path} is not supported by the fake"),
+        ),
     }
 }
 
@@ -444,7 +528,9 @@ fn watch(shared: Arc<Shared>, target: Target, query: BTreeMap<String, String>) -
     let timeout = query
         .get("timeoutSeconds")
         .and_then(|v| v.parse().ok())
-        .map_or(Duration::from_secs(60), |s: u64| Duration::from_secs(s.min(60)));
+        .map_or(Duration::from_secs(60), |s: u64| {
+            Duration::from_secs(s.min(60))
+        });
     let namespace = target.namespace.clone();
     let resource = target.resource.clone();
     let relevant = move |ev: &WatchEvent| {
@@ -513,7 +599,13 @@ fn watch(shared: Arc<Shared>, target: Target, query: BTreeMap<String, String>) -
         .status(StatusCode::OK)
         .header("content-type", "application/json")
         .body(Body::from_stream(stream))
-        .unwrap_or_else(|_| status(500, "InternalError", "cannot build the watch response".into()))
+        .unwrap_or_else(|_| {
+            status(
+                500,
+                "InternalError",
+                "cannot build the watch response".into(),
+            )
+        })
 }
 
 impl FakeApi {
@@ -560,7 +652,11 @@ impl FakeApi {
             .lock()
             .unwrap()
             .objects
-            .get(&(resource.to_string(), namespace.to_string(), name.to_string()))
+            .get(&(
+                resource.to_string(),
+                namespace.to_string(),
+                name.to_string(),
+            ))
             .cloned()
     }
 

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 pub use fake_api::FakeApi;
+#[allow(unused_imports)]
 pub use moto::Moto;
 
 /// REST resource of Giant Swarm AWSClusters in the fake.
@@ -47,7 +48,10 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -76,14 +80,20 @@ impl Replica {
 
     /// `irsa_operator_reconciles_total` for `result`.
     pub fn reconciles(&self, result: &str) -> u64 {
-        metric(&self.metrics.render(), &format!("irsa_operator_reconciles_total{{result=\"{result}\"}}"))
+        metric(
+            &self.metrics.render(),
+            &format!("irsa_operator_reconciles_total{{result=\"{result}\"}}"),
+        )
     }
 }
 
 /// Reads one sample from an exposition (0 when absent).
 pub fn metric(text: &str, series: &str) -> u64 {
     text.lines()
-        .find_map(|l| l.strip_prefix(series).map(|v| v.trim().parse::<f64>().unwrap_or(0.0)))
+        .find_map(|l| {
+            l.strip_prefix(series)
+                .map(|v| v.trim().parse::<f64>().unwrap_or(0.0))
+        })
         .map_or(0, |v| v as u64)
 }
 
@@ -146,16 +156,33 @@ pub fn gs_cluster(name: &str, region: &str, opted_in: bool) -> Value {
 /// Creates an object through the client.
 pub async fn create(api: &FakeApi, resource: &str, obj: &Value) {
     let (group_version, plural) = resource.rsplit_once('/').unwrap();
-    let prefix = if group_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{group_version}") };
+    let prefix = if group_version == "v1" {
+        "/api/v1".to_string()
+    } else {
+        format!("/apis/{group_version}")
+    };
     let url = format!("{}{prefix}/namespaces/{NS}/{plural}", api.url);
-    let resp = reqwest::Client::new().post(url).json(obj).send().await.unwrap();
-    assert!(resp.status().is_success(), "create failed: {}", resp.text().await.unwrap());
+    let resp = reqwest::Client::new()
+        .post(url)
+        .json(obj)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.status().is_success(),
+        "create failed: {}",
+        resp.text().await.unwrap()
+    );
 }
 
 /// Sends a JSON merge patch.
 pub async fn merge_patch(api: &FakeApi, resource: &str, name: &str, patch: &Value) {
     let (group_version, plural) = resource.rsplit_once('/').unwrap();
-    let prefix = if group_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{group_version}") };
+    let prefix = if group_version == "v1" {
+        "/api/v1".to_string()
+    } else {
+        format!("/apis/{group_version}")
+    };
     let url = format!("{}{prefix}/namespaces/{NS}/{plural}/{name}", api.url);
     let resp = reqwest::Client::new()
         .patch(url)
@@ -164,16 +191,28 @@ pub async fn merge_patch(api: &FakeApi, resource: &str, name: &str, patch: &Valu
         .send()
         .await
         .unwrap();
-    assert!(resp.status().is_success(), "patch failed: {}", resp.text().await.unwrap());
+    assert!(
+        resp.status().is_success(),
+        "patch failed: {}",
+        resp.text().await.unwrap()
+    );
 }
 
 /// Deletes an object.
 pub async fn delete(api: &FakeApi, resource: &str, name: &str) {
     let (group_version, plural) = resource.rsplit_once('/').unwrap();
-    let prefix = if group_version == "v1" { "/api/v1".to_string() } else { format!("/apis/{group_version}") };
+    let prefix = if group_version == "v1" {
+        "/api/v1".to_string()
+    } else {
+        format!("/apis/{group_version}")
+    };
     let url = format!("{}{prefix}/namespaces/{NS}/{plural}/{name}", api.url);
     let resp = reqwest::Client::new().delete(url).send().await.unwrap();
-    assert!(resp.status().is_success(), "delete failed: {}", resp.text().await.unwrap());
+    assert!(
+        resp.status().is_success(),
+        "delete failed: {}",
+        resp.text().await.unwrap()
+    );
 }
 
 /// Events about `name` with `reason`.
@@ -215,8 +254,8 @@ pub mod interim {
 
     use futures::FutureExt as _;
     use futures::future::BoxFuture;
-    use irsa_operator::engine::*;
     use irsa_jose::PublicKey;
+    use irsa_operator::engine::*;
 
     #[derive(Default)]
     pub struct MemEngine {
@@ -226,7 +265,12 @@ pub mod interim {
     }
 
     impl Engine for MemEngine {
-        fn converge<'a>(&'a self, target: &'a ClusterTarget, public_keys: &'a [PublicKey], calls: CallObserver) -> BoxFuture<'a, Result<Converged, EngineError>> {
+        fn converge<'a>(
+            &'a self,
+            target: &'a ClusterTarget,
+            public_keys: &'a [PublicKey],
+            calls: CallObserver,
+        ) -> BoxFuture<'a, Result<Converged, EngineError>> {
             async move {
                 if let Some(code) = self.fail.lock().unwrap().clone() {
                     calls(&AwsCall { service: "s3", action: "CreateBucket".into(), ok: false });
@@ -248,13 +292,20 @@ pub mod interim {
                 })
             }.boxed()
         }
-        fn remove<'a>(&'a self, target: &'a ClusterTarget, _calls: CallObserver) -> BoxFuture<'a, Result<Removed, EngineError>> {
+        fn remove<'a>(
+            &'a self,
+            target: &'a ClusterTarget,
+            _calls: CallObserver,
+        ) -> BoxFuture<'a, Result<Removed, EngineError>> {
             async move {
                 let c = target.cluster.as_str().to_string();
                 let removed = self.clusters.lock().unwrap().remove(&c);
                 self.keys.lock().unwrap().remove(&c);
-                Ok(Removed { mutating_calls: u32::from(removed) })
-            }.boxed()
+                Ok(Removed {
+                    mutating_calls: u32::from(removed),
+                })
+            }
+            .boxed()
         }
     }
 }
