@@ -33,6 +33,8 @@ enum Command {
     Mutate(cmd::mutate::Args),
     /// Run the pod identity mutating admission webhook.
     Webhook(Box<cmd::webhook::Args>),
+    /// Run the controller that gives every opted-in AWSCluster its OIDC issuer in AWS.
+    Operator(Box<cmd::operator::Args>),
     /// Migrate manifests to IRSA from other credential systems (kiam), and back.
     #[command(subcommand)]
     Migrate(cmd::migrate::Command),
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Local(args) => cmd::local::run(args),
         Command::Mutate(args) => cmd::mutate::run(args),
         Command::Webhook(args) => cmd::webhook::run(*args),
+        Command::Operator(args) => cmd::operator::run(*args),
         Command::Migrate(command) => cmd::migrate::run(command),
     }
 }

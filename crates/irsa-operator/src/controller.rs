@@ -513,8 +513,21 @@ fn controller_for<K: ClusterResource>(
         .graceful_shutdown_on(shutdown_future(shutdown));
     let store = controller.store();
     tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            health.one_ready();
+        // Polled again every 200 ms: the store's readiness future wakes only the last task
+        // that polled it, and the controller's own runner waits on it too.
+        loop {
+            match tokio::time::timeout(Duration::from_millis(200), store.wait_until_ready()).await {
+                Ok(Ok(())) => {
+                    tracing::debug!(kind = K::FLAVOUR.as_str(), "informer cache synced");
+                    health.one_ready();
+                    return;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "informer cache never synced");
+                    return;
+                }
+                Err(_) => {}
+            }
         }
     });
     controller

@@ -14,6 +14,7 @@
 //! resync, with per-object exponential backoff; leader election releases its Lease on
 //! shutdown; the signing key can be rotated with old keys kept published.
 
+pub mod aws;
 pub mod config;
 pub mod controller;
 pub mod crd;

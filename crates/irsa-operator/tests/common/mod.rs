@@ -10,6 +10,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt as _;
+use irsa_operator::aws::{AwsEngine, AwsEngineConfig, ThumbprintSource};
 use irsa_operator::config::{Backoff, OperatorConfig};
 use irsa_operator::engine::Engine;
 use irsa_operator::metrics::Metrics;
@@ -247,65 +249,148 @@ pub fn logging() {
         .try_init();
 }
 
-/// INTERIM: an in-memory engine until the provisioning engine's API lands.
-pub mod interim {
-    use std::collections::BTreeSet;
-    use std::sync::Mutex;
+/// moto's default account (what `sts:GetCallerIdentity` answers for its test credentials).
+pub const ACCOUNT: &str = "123456789012";
+/// A thumbprint for the IAM provider (moto's issuers are not reachable over TLS here).
+pub const THUMBPRINT: &str = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280";
 
-    use futures::FutureExt as _;
-    use futures::future::BoxFuture;
-    use irsa_jose::PublicKey;
-    use irsa_operator::engine::*;
+/// An SDK configuration with static test credentials for `region`.
+pub async fn sdk_config(
+    region: &str,
+    access_key: &str,
+    secret: &str,
+    token: Option<String>,
+) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            access_key, secret, token, None, "test",
+        ))
+        .region(aws_config::Region::new(region.to_string()))
+        .load()
+        .await
+}
 
-    #[derive(Default)]
-    pub struct MemEngine {
-        pub clusters: Mutex<BTreeSet<String>>,
-        pub keys: Mutex<std::collections::BTreeMap<String, Vec<u8>>>,
-        pub fail: Mutex<Option<String>>,
-    }
-
-    impl Engine for MemEngine {
-        fn converge<'a>(
-            &'a self,
-            target: &'a ClusterTarget,
-            public_keys: &'a [PublicKey],
-            calls: CallObserver,
-        ) -> BoxFuture<'a, Result<Converged, EngineError>> {
+/// The real engine (irsa-aws) pointed at moto, with static test credentials.
+pub fn engine(moto: &Moto) -> Arc<dyn Engine> {
+    let config = AwsEngineConfig {
+        s3_endpoint_url: Some(moto.url.clone()),
+        iam_endpoint_url: Some(moto.url.clone()),
+        sts_endpoint_url: Some(moto.url.clone()),
+        tags: vec![irsa_provision::Tag::new("team", "platform")],
+        thumbprints: ThumbprintSource::Fixed(vec![THUMBPRINT.to_string()]),
+    };
+    Arc::new(AwsEngine::with_base_clients(
+        config,
+        Arc::new(|settings: irsa_aws::AwsSettings| {
             async move {
-                if let Some(code) = self.fail.lock().unwrap().clone() {
-                    calls(&AwsCall { service: "s3", action: "CreateBucket".into(), ok: false });
-                    return Err(EngineError { step: "bucket".into(), code: Some(code), message: "nope".into() });
-                }
-                let c = target.cluster.as_str().to_string();
-                let jwks = irsa_jose::JwkSet::from_keys(public_keys).to_json().to_string().into_bytes();
-                let mut mutating = 0;
-                if self.clusters.lock().unwrap().insert(c.clone()) { mutating += 1; }
-                let mut keys = self.keys.lock().unwrap();
-                if keys.get(&c) != Some(&jwks) { keys.insert(c.clone(), jwks.clone()); mutating += 1; }
-                calls(&AwsCall { service: "s3", action: "HeadBucket".into(), ok: true });
-                Ok(Converged {
-                    issuer: format!("https://s3.{}.amazonaws.com/000000000000-g8s-{c}-oidc-pod-identity", target.region.as_str()),
-                    provider_arn: format!("arn:aws:iam::000000000000:oidc-provider/s3.{}.amazonaws.com/000000000000-g8s-{c}-oidc-pod-identity", target.region.as_str()),
-                    bucket: format!("000000000000-g8s-{c}-oidc-pod-identity"),
-                    keys_json: jwks,
-                    mutating_calls: mutating,
-                })
-            }.boxed()
-        }
-        fn remove<'a>(
-            &'a self,
-            target: &'a ClusterTarget,
-            _calls: CallObserver,
-        ) -> BoxFuture<'a, Result<Removed, EngineError>> {
-            async move {
-                let c = target.cluster.as_str().to_string();
-                let removed = self.clusters.lock().unwrap().remove(&c);
-                self.keys.lock().unwrap().remove(&c);
-                Ok(Removed {
-                    mutating_calls: u32::from(removed),
-                })
+                let sdk = sdk_config(settings.region.as_str(), "testing", "testing", None).await;
+                irsa_aws::Clients::from_sdk_config(sdk, settings)
             }
             .boxed()
+        }),
+    ))
+}
+
+/// Independent SDK clients for checking moto's state.
+pub struct AwsView {
+    /// S3.
+    pub s3: aws_sdk_s3::Client,
+    /// IAM.
+    pub iam: aws_sdk_iam::Client,
+}
+
+impl AwsView {
+    /// Clients for `region` with the default test credentials.
+    pub async fn new(moto: &Moto, region: &str) -> Self {
+        let sdk = sdk_config(region, "testing", "testing", None).await;
+        Self::with_sdk(moto, &sdk)
+    }
+
+    /// Clients from an SDK configuration (e.g. another account's credentials).
+    pub fn with_sdk(moto: &Moto, sdk: &aws_config::SdkConfig) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .endpoint_url(&moto.url)
+            .force_path_style(true)
+            .build();
+        let iam = aws_sdk_iam::config::Builder::from(sdk)
+            .endpoint_url(&moto.url)
+            .build();
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            iam: aws_sdk_iam::Client::from_conf(iam),
         }
     }
+
+    /// Whether the bucket exists.
+    pub async fn bucket_exists(&self, bucket: &str) -> bool {
+        self.s3.head_bucket().bucket(bucket).send().await.is_ok()
+    }
+
+    /// The published `keys.json`, parsed.
+    pub async fn keys_json(&self, bucket: &str) -> Option<Value> {
+        let out = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key("keys.json")
+            .send()
+            .await
+            .ok()?;
+        let bytes = out.body.collect().await.ok()?.into_bytes();
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The kids in `keys.json`.
+    pub async fn kids(&self, bucket: &str) -> Vec<String> {
+        self.keys_json(bucket)
+            .await
+            .map(|j| {
+                j["keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| k["kid"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether the IAM OIDC provider exists.
+    pub async fn provider_exists(&self, arn: &str) -> bool {
+        self.iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .is_ok()
+    }
+}
+
+/// The bucket of a cluster in moto's default account.
+pub fn bucket(cluster: &str) -> String {
+    format!("{ACCOUNT}-g8s-{cluster}-oidc-pod-identity")
+}
+
+/// The kid of a PEM public key.
+pub fn kid_of_pem(pem: &str) -> String {
+    irsa_jose::keys::parse_public_keys_pem("test", pem.as_bytes()).unwrap()[0]
+        .kid()
+        .to_string()
+}
+
+/// AWS calls in a replica's metrics whose action is not a read.
+pub fn mutating_aws_calls(replica: &Replica) -> Vec<String> {
+    replica
+        .metrics
+        .render()
+        .lines()
+        .filter(|l| l.starts_with("irsa_operator_aws_calls_total{"))
+        .filter(|l| {
+            let action = l.split("action=\"").nth(1).unwrap_or_default();
+            !["Get", "Head", "List"]
+                .iter()
+                .any(|p| action.starts_with(p))
+        })
+        .map(str::to_string)
+        .collect()
 }
