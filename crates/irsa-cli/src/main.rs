@@ -35,6 +35,10 @@ enum Command {
     Webhook(Box<cmd::webhook::Args>),
     /// Run the controller that gives every opted-in AWSCluster its OIDC issuer in AWS.
     Operator(Box<cmd::operator::Args>),
+    /// Publish a cluster's OIDC issuer in S3 and create its IAM OIDC provider (idempotent).
+    Provision(Box<cmd::provision::ProvisionArgs>),
+    /// Remove what `irsa provision` created for a cluster (only resources tagged as its).
+    Deprovision(Box<cmd::provision::DeprovisionArgs>),
     /// Migrate manifests to IRSA from other credential systems (kiam), and back.
     #[command(subcommand)]
     Migrate(cmd::migrate::Command),
@@ -50,6 +54,8 @@ fn main() -> ExitCode {
         Command::Mutate(args) => cmd::mutate::run(args),
         Command::Webhook(args) => cmd::webhook::run(*args),
         Command::Operator(args) => cmd::operator::run(*args),
+        Command::Provision(args) => cmd::provision::run_provision(*args),
+        Command::Deprovision(args) => cmd::provision::run_deprovision(*args),
         Command::Migrate(command) => cmd::migrate::run(command),
     }
 }
