@@ -64,17 +64,11 @@ pub struct Args {
     /// Port of the /healthz and /readyz listener.
     #[arg(long, default_value_t = 8081)]
     pub health_port: u16,
-    /// S3-compatible endpoint (e.g. moto, `irsa local`).
-    #[arg(long, value_name = "URL")]
-    pub s3_endpoint_url: Option<String>,
-    /// IAM-compatible endpoint.
-    #[arg(long, value_name = "URL")]
-    pub iam_endpoint_url: Option<String>,
-    /// STS endpoint.
-    #[arg(long, value_name = "URL")]
-    pub sts_endpoint_url: Option<String>,
+    /// `--s3-endpoint-url`, `--iam-endpoint-url`, `--sts-endpoint-url` (as `irsa provision`).
+    #[command(flatten)]
+    pub endpoints: super::provision::AwsEndpointFlags,
     /// IAM OIDC provider thumbprint (40 hex digits); repeat for several. Default: computed
-    /// from each issuer's TLS chain on every pass.
+    /// from each issuer's TLS chain on every pass (not when endpoints are overridden).
     #[arg(long, value_name = "HEX")]
     pub thumbprint: Vec<String>,
     /// Tag for the bucket and the provider; repeat for several.
@@ -135,7 +129,9 @@ fn configure(args: &Args, identity: &str) -> Result<(OperatorConfig, AwsEngineCo
     for t in &args.thumbprint {
         irsa_provision::spec::normalize_thumbprint(t).map_err(|e| e.to_string())?;
     }
-    let thumbprints = if args.thumbprint.is_empty() {
+    let thumbprints = if args.thumbprint.is_empty() && args.endpoints.any() {
+        ThumbprintSource::Fixed(Vec::new())
+    } else if args.thumbprint.is_empty() {
         let client = irsa_issuer_client::IssuerClient::new(
             &irsa_issuer_client::IssuerClientConfig::default(),
         )
@@ -147,9 +143,9 @@ fn configure(args: &Args, identity: &str) -> Result<(OperatorConfig, AwsEngineCo
         ThumbprintSource::Fixed(args.thumbprint.clone())
     };
     let engine = AwsEngineConfig {
-        s3_endpoint_url: args.s3_endpoint_url.clone(),
-        iam_endpoint_url: args.iam_endpoint_url.clone(),
-        sts_endpoint_url: args.sts_endpoint_url.clone(),
+        s3_endpoint_url: args.endpoints.s3_endpoint_url.clone(),
+        iam_endpoint_url: args.endpoints.iam_endpoint_url.clone(),
+        sts_endpoint_url: args.endpoints.sts_endpoint_url.clone(),
         tags: args.tag.clone(),
         thumbprints,
     };
