@@ -35,6 +35,8 @@ enum Command {
     Webhook(Box<cmd::webhook::Args>),
     /// Run the controller that gives every opted-in AWSCluster its OIDC issuer in AWS.
     Operator(Box<cmd::operator::Args>),
+    /// Explain why a pod does not get its IAM role (PASS/WARN/FAIL with evidence and remedy).
+    Doctor(Box<cmd::doctor::Args>),
     /// Publish a cluster's OIDC issuer in S3 and create its IAM OIDC provider (idempotent).
     Provision(Box<cmd::provision::ProvisionArgs>),
     /// Remove what `irsa provision` created for a cluster (only resources tagged as its).
@@ -57,5 +59,6 @@ fn main() -> ExitCode {
         Command::Provision(args) => cmd::provision::run_provision(*args),
         Command::Deprovision(args) => cmd::provision::run_deprovision(*args),
         Command::Migrate(command) => cmd::migrate::run(command),
+        Command::Doctor(args) => cmd::doctor::run(*args),
     }
 }
