@@ -173,6 +173,13 @@ impl JwkSet {
         serde_json::json!({ "keys": keys })
     }
 
+    /// The bytes published as `keys.json`: pretty JSON and a newline. The provisioning
+    /// engine compares uploaded objects byte for byte (by their MD5), so this is the one
+    /// place the layout is decided.
+    pub fn to_document_bytes(&self) -> Vec<u8> {
+        pretty_document(&self.to_json())
+    }
+
     /// Parses a JWKS document for verification.
     pub fn parse(json: &[u8]) -> Result<Self, JwksError> {
         let raw: RawSet =
@@ -288,6 +295,21 @@ impl DiscoveryDocument {
             claims_supported: vec!["sub".into(), "iss".into()],
         }
     }
+
+    /// The bytes published at `.well-known/openid-configuration`: pretty JSON (members in
+    /// the struct's order) and a newline, the same layout as `keys.json`.
+    pub fn to_document_bytes(&self) -> Vec<u8> {
+        pretty_document(self)
+    }
+}
+
+/// Pretty JSON plus a trailing newline. Serializing these plain documents cannot fail
+/// (string keys, no maps with non-string keys), so a failure yields an empty document
+/// that any comparison treats as different.
+fn pretty_document<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
 }
 
 #[cfg(test)]
