@@ -120,6 +120,8 @@ class LocalServer:
         self.extra_args = tuple(extra_args)
         self.log_path = workdir / "server.log"
         self.process: subprocess.Popen | None = None
+        # Run in the child before exec (for example to lower its open-files limit).
+        self.preexec_fn = None
 
     def args(self) -> list:
         args = [irsa_bin(), "local", "--listen", f"127.0.0.1:{self.port}",
@@ -134,7 +136,7 @@ class LocalServer:
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             self.args(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=clean_env(self.home), start_new_session=True)
+            env=clean_env(self.home), start_new_session=True, preexec_fn=self.preexec_fn)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -91,6 +91,8 @@ def test_china_partition_and_dns_suffix():
     statement = doc["Statement"][0]
     assert statement["Principal"]["Federated"] == f"arn:aws-cn:iam::{ACCOUNT}:oidc-provider/{hp}"
     assert set(statement["Condition"]["StringEquals"]) == {f"{hp}:aud", f"{hp}:sub"}
+    # The one China audience, as irsa local's providers and tokens use it.
+    assert statement["Condition"]["StringEquals"][f"{hp}:aud"] == "sts.amazonaws.com.cn"
 
 
 def test_wildcards_use_string_like_for_sub_only():

@@ -33,6 +33,9 @@ enum Command {
     Mutate(cmd::mutate::Args),
     /// Run the pod identity mutating admission webhook.
     Webhook(Box<cmd::webhook::Args>),
+    /// Migrate manifests to IRSA from other credential systems (kiam), and back.
+    #[command(subcommand)]
+    Migrate(cmd::migrate::Command),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +47,6 @@ fn main() -> ExitCode {
         Command::Local(args) => cmd::local::run(args),
         Command::Mutate(args) => cmd::mutate::run(args),
         Command::Webhook(args) => cmd::webhook::run(*args),
+        Command::Migrate(command) => cmd::migrate::run(command),
     }
 }

@@ -84,6 +84,21 @@ impl Partition {
             Partition::Aws | Partition::AwsUsGov => "amazonaws.com",
         }
     }
+
+    /// The token audience (IAM OIDC provider client ID) IRSA uses in this partition:
+    /// `sts.amazonaws.com`, and `sts.amazonaws.com.cn` in China.
+    ///
+    /// One value per partition, used by every place that writes an audience: the client ID
+    /// of the providers irsa registers, the trust policy's `:aud` condition and the default
+    /// audience of minted tokens. China follows Giant Swarm's IRSA setup and its cross-account
+    /// documentation (`shared/reference/giantswarm-irsa.md` §3.5, §9), which register
+    /// `sts.amazonaws.com.cn`; GovCloud uses the commercial name, as its STS endpoints do.
+    pub const fn default_audience(self) -> &'static str {
+        match self {
+            Partition::AwsCn => "sts.amazonaws.com.cn",
+            Partition::Aws | Partition::AwsUsGov => "sts.amazonaws.com",
+        }
+    }
 }
 
 impl fmt::Display for Partition {

@@ -233,6 +233,12 @@ impl ClusterIssuer {
         self.hosting == Hosting::Loopback
     }
 
+    /// The audience of this issuer's partition: the client ID of its IAM OIDC providers,
+    /// the trust policy's `:aud` value and the default audience of its tokens.
+    pub fn default_audience(&self) -> crate::trust_policy::Audience {
+        crate::trust_policy::Audience::for_partition(self.partition)
+    }
+
     /// The ARN of this issuer's IAM OIDC provider registered in `account` (the role's
     /// account; cross-account changes only the account, never `HOST/PATH`).
     pub fn provider_arn(&self, account: &AccountId) -> OidcProviderArn {

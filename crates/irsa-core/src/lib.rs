@@ -88,6 +88,7 @@ pub mod aws;
 pub mod error;
 pub mod issuer;
 pub mod k8s;
+pub mod kiam;
 pub mod mutation;
 pub mod trust_policy;
 

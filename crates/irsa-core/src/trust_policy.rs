@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::aws::AccountId;
+use crate::aws::{AccountId, Partition};
 use crate::error::{InvalidValue, Rule};
 use crate::issuer::{AUD, ClusterIssuer, SUB};
 use crate::k8s::SubjectPattern;
@@ -37,8 +37,9 @@ use crate::k8s::SubjectPattern;
 /// IAM's default limit for a role trust policy, in characters without whitespace.
 pub const IAM_TRUST_POLICY_MAX_CHARS: usize = 2048;
 
-/// The audience STS expects by default (the webhook's default token audience).
-pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
+/// The audience of the `aws` partition (the webhook's default token audience); other
+/// partitions have their own, see [`Partition::default_audience`].
+pub const DEFAULT_AUDIENCE: &str = Partition::Aws.default_audience();
 
 /// The only policy language version with policy variables; AWS's current one.
 pub const POLICY_VERSION: &str = "2012-10-17";
@@ -64,12 +65,17 @@ impl Audience {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The audience IRSA uses in `partition` ([`Partition::default_audience`]).
+    pub fn for_partition(partition: Partition) -> Self {
+        Self(partition.default_audience().to_owned())
+    }
 }
 
 impl Default for Audience {
-    /// `sts.amazonaws.com`.
+    /// `sts.amazonaws.com`, the `aws` partition's.
     fn default() -> Self {
-        Self(DEFAULT_AUDIENCE.to_owned())
+        Self::for_partition(Partition::Aws)
     }
 }
 
@@ -169,16 +175,17 @@ pub struct TrustPolicyRequest {
 }
 
 impl TrustPolicyRequest {
-    /// A request for `subjects` with the default audience.
+    /// A request for `subjects` with the audience of the issuer's partition
+    /// (`sts.amazonaws.com.cn` for a China issuer, `sts.amazonaws.com` otherwise).
     pub fn new(
         issuer: ClusterIssuer,
         role_account: AccountId,
         subjects: Vec<SubjectPattern>,
     ) -> Self {
         Self {
+            audience: issuer.default_audience(),
             issuer,
             role_account,
-            audience: Audience::default(),
             subjects,
         }
     }

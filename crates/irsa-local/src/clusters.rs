@@ -10,6 +10,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use irsa_core::InvalidValue;
+use irsa_core::aws::{AccountId, Partition, Region};
+use irsa_core::issuer::ClusterIssuer;
 use irsa_jose::{DiscoveryDocument, JwkSet, MintRequest, Signer};
 
 use crate::store::ClusterRecord;
@@ -36,12 +39,26 @@ pub enum ClusterError {
     /// A negative or zero expiration.
     #[error("expiration {0} seconds must be positive")]
     Expiration(i64),
+    /// The stored account, region or issuer breaks irsa-core's rules (a foreign file).
+    #[error("cluster {cluster}: {source}")]
+    Identity {
+        /// Cluster name.
+        cluster: String,
+        /// The rule broken.
+        source: InvalidValue,
+    },
 }
 
-/// The guide's default issuer for a cluster:
-/// `https://s3.REGION.amazonaws.com/ACCOUNT-g8s-CLUSTER-oidc-pod-identity`.
-pub fn default_issuer(account: &str, region: &str, cluster: &str) -> String {
-    format!("https://s3.{region}.amazonaws.com/{account}-g8s-{cluster}-oidc-pod-identity")
+/// A cluster's explicit issuer URL: an HTTPS issuer in the partition of `region` (an S3 or
+/// `amazonaws.com.cn` host in another partition is an error), or a loopback issuer with a
+/// port for tests on this machine.
+pub fn parse_issuer(url: &str, region: &Region) -> Result<ClusterIssuer, InvalidValue> {
+    if url.starts_with("https://") {
+        ClusterIssuer::from_url(url, Some(region.partition()))
+            .or_else(|e| ClusterIssuer::parse_local(url).map_err(|_| e))
+    } else {
+        ClusterIssuer::parse_local(url)
+    }
 }
 
 /// A cluster ready to mint tokens and publish its keys.
@@ -50,6 +67,10 @@ pub struct LocalCluster {
     pub name: String,
     /// Account of the issuer (where its IAM OIDC provider lives).
     pub account: String,
+    /// The issuer as irsa-core derives everything from it: partition, provider ARNs,
+    /// audience.
+    cluster_issuer: ClusterIssuer,
+    account_id: AccountId,
     /// Region.
     pub region: String,
     /// Issuer URL as it appears in `iss`.
@@ -83,6 +104,13 @@ impl LocalCluster {
             cluster: record.name.clone(),
             source,
         })?;
+        let identity = |source| ClusterError::Identity {
+            cluster: record.name.clone(),
+            source,
+        };
+        let region = Region::parse(&record.region).map_err(identity)?;
+        let account_id = AccountId::parse(&record.account).map_err(identity)?;
+        let cluster_issuer = parse_issuer(&record.issuer, &region).map_err(identity)?;
         let public = [signer.public_key().clone()];
         let jwks = JwkSet::from_keys(&public).to_json();
         let discovery = serde_json::to_value(DiscoveryDocument::new(&record.issuer, &public))
@@ -101,6 +129,8 @@ impl LocalCluster {
         Ok(Self {
             name: record.name.clone(),
             account: record.account.clone(),
+            cluster_issuer,
+            account_id,
             region: record.region.clone(),
             issuer: record.issuer.clone(),
             path_prefix,
@@ -130,19 +160,25 @@ impl LocalCluster {
         self.discovery.clone()
     }
 
-    /// The IAM OIDC provider URL (issuer without `https://`).
-    pub fn provider_url(&self) -> &str {
-        self.issuer
-            .strip_prefix("https://")
-            .unwrap_or(self.issuer.as_str())
+    /// The account of the issuer, validated.
+    pub fn account_id(&self) -> &AccountId {
+        &self.account_id
     }
 
-    /// `arn:aws:iam::ACCOUNT:oidc-provider/URL` in `account`.
-    pub fn provider_arn(&self, account: &str) -> String {
-        format!(
-            "arn:aws:iam::{account}:oidc-provider/{}",
-            self.provider_url()
-        )
+    /// The partition of the cluster's region: that of its provider ARNs.
+    pub fn partition(&self) -> Partition {
+        self.cluster_issuer.partition()
+    }
+
+    /// The audience of the cluster's partition: its providers' client ID, the `:aud` of
+    /// its generated trust policies and the default audience of its tokens.
+    pub fn default_audience(&self) -> &'static str {
+        self.partition().default_audience()
+    }
+
+    /// The ARN of the cluster's IAM OIDC provider in `account`.
+    pub fn provider_arn(&self, account: &AccountId) -> String {
+        self.cluster_issuer.provider_arn(account).to_string()
     }
 
     /// Mints a projected service-account token, as kube-apiserver would.
@@ -241,12 +277,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn default_issuer_is_the_guides_bucket() {
-        assert_eq!(
-            default_issuer("000000000000", "eu-west-1", "demo"),
-            "https://s3.eu-west-1.amazonaws.com/000000000000-g8s-demo-oidc-pod-identity"
-        );
+    fn default_issuer(account: &str, region: &str, cluster: &str) -> String {
+        ClusterIssuer::s3(
+            &AccountId::parse(account).expect("account"),
+            &Region::parse(region).expect("region"),
+            &irsa_core::issuer::ClusterId::parse(cluster).expect("cluster"),
+        )
+        .url()
+        .to_owned()
     }
 
     #[test]
@@ -261,7 +299,7 @@ mod tests {
         );
         assert_eq!(c.jwks_json()["keys"][0]["kid"], c.kid());
         assert_eq!(
-            c.provider_arn("111111111111"),
+            c.provider_arn(&AccountId::parse("111111111111").expect("account")),
             "arn:aws:iam::111111111111:oidc-provider/s3.eu-west-1.amazonaws.com/000000000000-g8s-demo-oidc-pod-identity"
         );
         let set = Clusters::new(vec![c]);

@@ -3,25 +3,25 @@
 //! A config declares clusters and roles; applying it creates what is missing and updates
 //! what differs, keeping signing keys, role IDs and creation dates, so applying the same
 //! file twice changes nothing (and a restart never rotates a key). Each cluster gets an
-//! IAM OIDC provider (client ID `sts.amazonaws.com`) in its account, and in every other
-//! account whose roles trust it, as a cross-account setup in AWS needs.
+//! IAM OIDC provider in its account, and in every other account whose roles trust it, as a
+//! cross-account setup in AWS needs. Its partition is the cluster region's and its client
+//! ID that partition's audience (`sts.amazonaws.com`, `sts.amazonaws.com.cn` in China:
+//! [`irsa_core::aws::Partition::default_audience`]), the same value the generated trust
+//! policies require in `:aud` and `irsa local token` mints by default.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use irsa_core::aws::{AccountId, Region};
+use irsa_core::aws::{AccountId, Partition, Region};
 use irsa_core::issuer::{ClusterId, ClusterIssuer};
 use irsa_core::k8s::SubjectPattern;
 use irsa_core::trust_policy::TrustPolicyRequest;
 use serde::{Deserialize, Deserializer};
 
-use crate::clusters::{ClusterError, Clusters, LocalCluster, generate_key_pem};
+use crate::clusters::{ClusterError, Clusters, LocalCluster, generate_key_pem, parse_issuer};
 use crate::session_seal::SessionSealer;
 use crate::state::{AppState, Clock, Settings, SharedState};
 use crate::store::{ClusterRecord, Provider, Role, Store, StoreError, Write};
-
-/// The client ID every cluster provider gets.
-pub const STS_CLIENT_ID: &str = "sts.amazonaws.com";
 
 /// Why a config could not be read or applied.
 #[derive(Debug, thiserror::Error)]
@@ -217,13 +217,7 @@ fn plan_cluster(i: usize, c: &ClusterConfig) -> Result<PlannedCluster, ConfigErr
     let issuer = match &c.issuer {
         None => ClusterIssuer::s3(&account, &region, &id),
         Some(url) => {
-            let parsed = if url.starts_with("https://") {
-                ClusterIssuer::from_url(url, Some(region.partition()))
-                    .or_else(|e| ClusterIssuer::parse_local(url).map_err(|_| e))
-            } else {
-                ClusterIssuer::parse_local(url)
-            };
-            let issuer = parsed.map_err(|e| invalid(&what, e))?;
+            let issuer = parse_issuer(url, &region).map_err(|e| invalid(&what, e))?;
             if !issuer.url().starts_with("https://") {
                 return Err(invalid(
                     &what,
@@ -246,14 +240,15 @@ fn plan_cluster(i: usize, c: &ClusterConfig) -> Result<PlannedCluster, ConfigErr
 /// A role after validation.
 #[derive(Debug, Clone)]
 struct PlannedRole {
+    partition: Partition,
     account: String,
     name: String,
     path: String,
     document: String,
     max_session_duration: u32,
     description: Option<String>,
-    /// Provider URLs (without scheme) of local clusters the role trusts.
-    trusted_provider_urls: Vec<String>,
+    /// Local clusters the role trusts: their provider URLs (without scheme) and partitions.
+    trusted_providers: Vec<(String, Partition)>,
 }
 
 fn federated_arns(document: &serde_json::Value) -> Vec<String> {
@@ -295,6 +290,7 @@ fn plan_role(
         ));
     }
     let mut trusted = Vec::new();
+    let mut partition = None;
     let document = match (&r.service_accounts, &r.assume_role_policy_document) {
         (Some(_), Some(_)) => {
             return Err(invalid(
@@ -336,7 +332,11 @@ fn plan_role(
             }
             let request = TrustPolicyRequest::new(cluster.issuer.clone(), account, subjects);
             let policy = request.build().map_err(|e| invalid(&what, e))?;
-            trusted.push(cluster.issuer.host_path().to_string());
+            trusted.push((
+                cluster.issuer.host_path().to_string(),
+                cluster.issuer.partition(),
+            ));
+            partition = Some(cluster.issuer.partition());
             policy.to_json_compact().to_string()
         }
         (None, Some(doc)) => {
@@ -352,10 +352,16 @@ fn plan_role(
             };
             if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&text) {
                 for arn in federated_arns(&parsed) {
-                    if let Some(url) = arn.split_once(":oidc-provider/").map(|(_, u)| u)
-                        && clusters.iter().any(|c| c.issuer.host_path() == url)
+                    let Ok(arn) = irsa_core::aws::OidcProviderArn::parse(&arn) else {
+                        continue;
+                    };
+                    // The role lives in the partition of the providers it trusts.
+                    partition.get_or_insert(arn.partition());
+                    if clusters
+                        .iter()
+                        .any(|c| c.issuer.host_path() == arn.host_path())
                     {
-                        trusted.push(url.to_string());
+                        trusted.push((arn.host_path().to_owned(), arn.partition()));
                     }
                 }
             }
@@ -365,13 +371,14 @@ fn plan_role(
     crate::iam::validate_trust_policy(&document, "assumeRolePolicyDocument")
         .map_err(|e| invalid(&what, format!("{}: {}", e.code, e.message)))?;
     Ok(PlannedRole {
+        partition: partition.unwrap_or(Partition::Aws),
         account: r.account.clone(),
         name: r.name.clone(),
         path,
         document,
         max_session_duration: max,
         description: r.description.clone(),
-        trusted_provider_urls: trusted,
+        trusted_providers: trusted,
     })
 }
 
@@ -450,29 +457,41 @@ pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<ApplyRepo
     }
 
     // Providers: each cluster in its own account, plus every account whose roles trust it.
-    let mut wanted: Vec<(String, String)> = planned_clusters
+    let mut wanted: Vec<(String, String, Partition)> = planned_clusters
         .iter()
-        .map(|c| (c.account.clone(), c.issuer.host_path().to_string()))
+        .map(|c| {
+            let issuer = &c.issuer;
+            (
+                c.account.clone(),
+                issuer.host_path().to_string(),
+                issuer.partition(),
+            )
+        })
         .collect();
     for r in &planned_roles {
-        for url in &r.trusted_provider_urls {
-            wanted.push((r.account.clone(), url.clone()));
+        for (url, partition) in &r.trusted_providers {
+            wanted.push((r.account.clone(), url.clone(), *partition));
         }
     }
     wanted.sort();
     wanted.dedup();
-    for (account, url) in wanted {
+    for (account, url, partition) in wanted {
+        let audience = partition.default_audience();
         match store.get_provider(&account, &url) {
             Some(mut p) => {
-                if !p.client_ids.iter().any(|c| c == STS_CLIENT_ID) {
-                    p.client_ids.push(STS_CLIENT_ID.into());
+                if p.partition != partition || !p.client_ids.iter().any(|c| c == audience) {
+                    p.partition = partition;
+                    if !p.client_ids.iter().any(|c| c == audience) {
+                        p.client_ids.push(audience.into());
+                    }
                     writes.push(Write::PutProvider(p));
                 }
             }
             None => writes.push(Write::PutProvider(Provider {
+                partition,
                 account,
                 url,
-                client_ids: vec![STS_CLIENT_ID.into()],
+                client_ids: vec![audience.into()],
                 thumbprints: Vec::new(),
                 tags: Vec::new(),
                 created: now,
@@ -484,6 +503,7 @@ pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<ApplyRepo
         match store.get_role(&r.account, &r.name) {
             Some(existing) => {
                 let updated = Role {
+                    partition: r.partition,
                     path: r.path,
                     assume_role_policy_document: r.document,
                     max_session_duration: r.max_session_duration,
@@ -495,6 +515,7 @@ pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<ApplyRepo
                 }
             }
             None => writes.push(Write::PutRole(Role {
+                partition: r.partition,
                 account: r.account,
                 name: r.name,
                 path: r.path,

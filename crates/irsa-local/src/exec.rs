@@ -1,8 +1,10 @@
 //! `irsa local exec`: run a program as a pod with IRSA would run it.
 //!
 //! The program gets exactly what the pod identity webhook injects (`AWS_ROLE_ARN`,
-//! `AWS_WEB_IDENTITY_TOKEN_FILE`, region variables, `AWS_STS_REGIONAL_ENDPOINTS`) plus
-//! `AWS_ENDPOINT_URL_STS`/`_IAM` pointing at the emulator. Ambient credentials are
+//! `AWS_WEB_IDENTITY_TOKEN_FILE`, region variables, `AWS_STS_REGIONAL_ENDPOINTS`): the
+//! ServiceAccount manifest is read with the webhook's parser and the variables come from the
+//! webhook's planner ([`webhook_environment`]). Flags override the manifest
+//! ([`ExecRequest::resolve`]). `AWS_ENDPOINT_URL_STS`/`_IAM` point at the emulator. Ambient credentials are
 //! removed, and `AWS_CONFIG_FILE`/`AWS_SHARED_CREDENTIALS_FILE` point at empty files,
 //! because both SDK chains prefer static keys and (in Rust) any profile over web identity:
 //! a pod has neither, so a local run must not either, or it would test the developer's
@@ -11,6 +13,13 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use irsa_core::mutation::{
+    self, ENV_WEB_IDENTITY_TOKEN_FILE, MutationError, PlanInputs, ServiceAccountIdentity,
+    ServiceAccountManifest, WebhookConfig,
+};
+
+use crate::server::TokenRequest;
 
 /// Variables removed from the child's environment.
 pub const REMOVED_VARIABLES: &[&str] = &[
@@ -116,15 +125,149 @@ impl Drop for PrivateDir {
     }
 }
 
+/// What `irsa local exec` was asked for: its flags and, with `--service-account-file`, the
+/// ServiceAccount manifest (read by [`ServiceAccountManifest::parse`], the webhook's parser).
+#[derive(Debug, Clone, Default)]
+pub struct ExecRequest {
+    /// `--cluster`.
+    pub cluster: String,
+    /// `--namespace`.
+    pub namespace: Option<String>,
+    /// `--service-account`.
+    pub service_account: Option<String>,
+    /// `--role-arn`.
+    pub role_arn: Option<String>,
+    /// `--audience`.
+    pub audience: Option<String>,
+    /// `--expiration`, seconds, used as given (an explicit flag, unlike the annotation, is
+    /// not raised to the webhook's 600 s minimum, so that tests can mint short tokens).
+    pub expiration: Option<i64>,
+    /// The manifest, when one was given.
+    pub manifest: Option<ServiceAccountManifest>,
+}
+
+/// Why `irsa local exec` cannot run with the given flags and manifest.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecPlanError {
+    /// No role from the flag, and none the webhook would read from the manifest.
+    #[error(
+        "no role to assume: pass --role-arn, or a ServiceAccount with a non-empty role-arn annotation under the annotation prefix"
+    )]
+    NoRole,
+    /// No service account name from the flag or the manifest.
+    #[error("--service-account is required (or a manifest with metadata.name)")]
+    NoServiceAccount,
+    /// The webhook's planner refused (not expected for the pod built here).
+    #[error("planning the webhook's mutation: {0}")]
+    Mutation(#[from] MutationError),
+}
+
+/// The decisions of [`ExecRequest::resolve`]: whom to mint a token for, and the
+/// ServiceAccount settings the webhook would act on.
+#[derive(Debug, Clone)]
+pub struct ResolvedExec {
+    /// What to ask the server to mint (no audience or expiration means the server's
+    /// defaults: the cluster partition's audience, 86,400 s).
+    pub token: TokenRequest,
+    /// The ServiceAccount settings after flags override the manifest.
+    pub identity: ServiceAccountIdentity,
+}
+
+impl ExecRequest {
+    /// Applies the precedence: a flag wins over the manifest, the manifest over the defaults
+    /// (namespace `default`). The manifest's values are what the webhook reads (an empty
+    /// `role-arn` is no role, `token-expiration` below 600 is 600, `"1h"` is ignored).
+    pub fn resolve(&self) -> Result<ResolvedExec, ExecPlanError> {
+        let manifest = self.manifest.clone().unwrap_or_default();
+        let role_arn = self
+            .role_arn
+            .clone()
+            .filter(|r| !r.is_empty())
+            .or(manifest.identity.role_arn)
+            .ok_or(ExecPlanError::NoRole)?;
+        let namespace = self
+            .namespace
+            .clone()
+            .or(manifest.namespace)
+            .unwrap_or_else(|| "default".into());
+        let service_account = self
+            .service_account
+            .clone()
+            .or(manifest.name)
+            .ok_or(ExecPlanError::NoServiceAccount)?;
+        let identity = ServiceAccountIdentity {
+            role_arn: Some(role_arn),
+            audience: self.audience.clone().or(manifest.identity.audience),
+            sts_regional_endpoints: manifest.identity.sts_regional_endpoints,
+            token_expiration: self.expiration.or(manifest.identity.token_expiration),
+        };
+        Ok(ResolvedExec {
+            token: TokenRequest {
+                cluster: self.cluster.clone(),
+                namespace,
+                service_account,
+                audience: identity.audience.clone(),
+                expiration_seconds: identity.token_expiration,
+                now: None,
+            },
+            identity,
+        })
+    }
+}
+
+/// The container of the pod [`webhook_environment`] plans for.
+const EXEC_CONTAINER: &str = "exec";
+
+/// The environment the webhook would give a container of a pod running as `namespace`/
+/// `service_account` with `identity`, in the webhook's order: the webhook's own planner runs
+/// on a one-container pod, configured as a webhook for this cluster would be
+/// (`--aws-default-region` the cluster's region, `--sts-regional-endpoint`), so `local
+/// exec` and the webhook cannot disagree.
+pub fn webhook_environment(
+    identity: &ServiceAccountIdentity,
+    namespace: &str,
+    service_account: &str,
+    region: &str,
+) -> Result<Vec<(String, String)>, MutationError> {
+    let pod = serde_json::json!({
+        "metadata": {"namespace": namespace},
+        "spec": {
+            "serviceAccountName": service_account,
+            "containers": [{"name": EXEC_CONTAINER}],
+        },
+    });
+    let config = WebhookConfig {
+        aws_default_region: Some(region.to_owned()),
+        sts_regional_endpoint: true,
+        ..WebhookConfig::default()
+    };
+    let ops = mutation::plan(&pod, Some(identity), &config, &PlanInputs::default())?;
+    let mutated = mutation::apply_plan(&pod, &ops)?;
+    let env = mutated
+        .pointer("/spec/containers/0/env")
+        .and_then(serde_json::Value::as_array)
+        .map(|env| {
+            env.iter()
+                .filter_map(|e| {
+                    Some((
+                        e.get("name")?.as_str()?.to_owned(),
+                        e.get("value")?.as_str()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(env)
+}
+
 /// What the child gets.
 #[derive(Debug, Clone)]
 pub struct ExecEnvironment {
-    /// Role to assume.
-    pub role_arn: String,
+    /// The webhook's variables ([`webhook_environment`]); `AWS_WEB_IDENTITY_TOKEN_FILE` is
+    /// replaced by [`token_file`](Self::token_file).
+    pub webhook: Vec<(String, String)>,
     /// The token file.
     pub token_file: PathBuf,
-    /// Region.
-    pub region: String,
     /// The emulator's endpoint (for STS and IAM).
     pub endpoint: String,
     /// Empty file for `AWS_CONFIG_FILE` and `AWS_SHARED_CREDENTIALS_FILE`.
@@ -132,26 +275,32 @@ pub struct ExecEnvironment {
 }
 
 impl ExecEnvironment {
-    /// The variables to set, in a fixed order.
-    pub fn variables(&self) -> Vec<(&'static str, String)> {
+    /// The variables to set, in a fixed order: the webhook's, then the emulator's endpoints
+    /// and the empty AWS files.
+    pub fn variables(&self) -> Vec<(String, String)> {
         let endpoint = self.endpoint.trim_end_matches('/').to_string();
-        vec![
-            ("AWS_ROLE_ARN", self.role_arn.clone()),
-            (
-                "AWS_WEB_IDENTITY_TOKEN_FILE",
-                self.token_file.display().to_string(),
-            ),
-            ("AWS_REGION", self.region.clone()),
-            ("AWS_DEFAULT_REGION", self.region.clone()),
-            ("AWS_STS_REGIONAL_ENDPOINTS", "regional".into()),
+        let mut vars: Vec<(String, String)> = self
+            .webhook
+            .iter()
+            .map(|(name, value)| {
+                let value = if name == ENV_WEB_IDENTITY_TOKEN_FILE {
+                    self.token_file.display().to_string()
+                } else {
+                    value.clone()
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        let empty = self.empty_aws_file.display().to_string();
+        for (name, value) in [
             ("AWS_ENDPOINT_URL_STS", endpoint.clone()),
             ("AWS_ENDPOINT_URL_IAM", endpoint),
-            ("AWS_CONFIG_FILE", self.empty_aws_file.display().to_string()),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                self.empty_aws_file.display().to_string(),
-            ),
-        ]
+            ("AWS_CONFIG_FILE", empty.clone()),
+            ("AWS_SHARED_CREDENTIALS_FILE", empty),
+        ] {
+            vars.push((name.to_owned(), value));
+        }
+        vars
     }
 
     /// A command for `argv` with this environment applied.
@@ -264,108 +413,182 @@ impl Signals {
     }
 }
 
-/// The role ARN and token settings a Kubernetes ServiceAccount manifest asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ServiceAccountManifest {
-    /// `metadata.name`.
-    pub name: Option<String>,
-    /// `metadata.namespace`.
-    pub namespace: Option<String>,
-    /// `eks.amazonaws.com/role-arn`.
-    pub role_arn: Option<String>,
-    /// `eks.amazonaws.com/audience`.
-    pub audience: Option<String>,
-    /// `eks.amazonaws.com/token-expiration`.
-    pub token_expiration: Option<i64>,
-}
-
-/// Why a ServiceAccount manifest could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
-    /// Not YAML.
-    #[error("{source_name}: not a YAML document: {message}")]
-    Yaml {
-        /// File.
-        source_name: String,
-        /// Parser message.
-        message: String,
-    },
-    /// Not a ServiceAccount.
-    #[error("{source_name}: kind is {kind:?}, expected ServiceAccount")]
-    Kind {
-        /// File.
-        source_name: String,
-        /// Kind found.
-        kind: String,
-    },
-    /// A value has the wrong type.
-    #[error(
-        "{source_name}: annotation eks.amazonaws.com/token-expiration {value:?} is not a number of seconds"
-    )]
-    Expiration {
-        /// File.
-        source_name: String,
-        /// Value.
-        value: String,
-    },
-}
-
-/// Reads the IRSA annotations of a ServiceAccount manifest.
-pub fn parse_service_account(
-    source_name: &str,
-    yaml: &str,
-) -> Result<ServiceAccountManifest, ManifestError> {
-    let doc: serde_json::Value = serde_saphyr::from_str(yaml).map_err(|e| ManifestError::Yaml {
-        source_name: source_name.into(),
-        message: e.to_string(),
-    })?;
-    let kind = doc.get("kind").and_then(|k| k.as_str()).unwrap_or_default();
-    if kind != "ServiceAccount" {
-        return Err(ManifestError::Kind {
-            source_name: source_name.into(),
-            kind: kind.into(),
-        });
-    }
-    let metadata = doc.get("metadata");
-    let text = |v: Option<&serde_json::Value>| v.and_then(|x| x.as_str()).map(str::to_string);
-    let annotations = metadata.and_then(|m| m.get("annotations"));
-    let annotation = |k: &str| text(annotations.and_then(|a| a.get(k)));
-    let token_expiration = match annotation("eks.amazonaws.com/token-expiration") {
-        None => None,
-        Some(v) => Some(v.parse::<i64>().map_err(|_| ManifestError::Expiration {
-            source_name: source_name.into(),
-            value: v.clone(),
-        })?),
-    };
-    Ok(ServiceAccountManifest {
-        name: text(metadata.and_then(|m| m.get("name"))),
-        namespace: text(metadata.and_then(|m| m.get("namespace"))),
-        role_arn: annotation("eks.amazonaws.com/role-arn"),
-        audience: annotation("eks.amazonaws.com/audience"),
-        token_expiration,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn reads_irsa_annotations() {
-        let sa = parse_service_account(
-            "sa.yaml",
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: prod\n  annotations:\n    eks.amazonaws.com/role-arn: arn:aws:iam::000000000000:role/app\n    eks.amazonaws.com/token-expiration: \"3600\"\n",
-        )
-        .expect("parse");
-        assert_eq!(sa.name.as_deref(), Some("app"));
-        assert_eq!(sa.namespace.as_deref(), Some("prod"));
-        assert_eq!(
-            sa.role_arn.as_deref(),
-            Some("arn:aws:iam::000000000000:role/app")
+    fn manifest(annotations: &[(&str, &str)], prefix: &str) -> ServiceAccountManifest {
+        let mut yaml = String::from(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: app\n  namespace: prod\n  annotations:\n",
         );
-        assert_eq!(sa.token_expiration, Some(3600));
-        let err = parse_service_account("x", "kind: Pod\n").expect_err("kind");
-        assert!(err.to_string().contains("Pod"), "{err}");
+        for (k, v) in annotations {
+            yaml.push_str(&format!("    {k}: {}\n", serde_json::to_string(v).unwrap()));
+        }
+        ServiceAccountManifest::parse(&yaml, prefix).expect("manifest")
+    }
+
+    /// The webhook's view of the same ServiceAccount: its projected volume and env for a
+    /// pod of that ServiceAccount, planned with the annotations as the webhook reads them.
+    fn webhook_view(
+        annotations: &[(&str, &str)],
+        prefix: &str,
+    ) -> (Option<String>, Option<i64>, Vec<(String, String)>) {
+        let a = annotations
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let identity = ServiceAccountIdentity::from_annotations(prefix, &a);
+        let pod = serde_json::json!({"metadata": {"namespace": "prod"},
+            "spec": {"serviceAccountName": "app", "containers": [{"name": "c"}]}});
+        let config = WebhookConfig {
+            annotation_prefix: prefix.to_owned(),
+            aws_default_region: Some("eu-west-1".into()),
+            sts_regional_endpoint: true,
+            ..WebhookConfig::default()
+        };
+        let ops = mutation::plan(&pod, Some(&identity), &config, &PlanInputs::default()).unwrap();
+        let out = mutation::apply_plan(&pod, &ops).unwrap();
+        let token = out.pointer("/spec/volumes/0/projected/sources/0/serviceAccountToken");
+        let env = out
+            .pointer("/spec/containers/0/env")
+            .and_then(serde_json::Value::as_array)
+            .map(|env| {
+                env.iter()
+                    .map(|e| {
+                        (
+                            e["name"].as_str().unwrap().to_owned(),
+                            e["value"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        (
+            token.and_then(|t| t["audience"].as_str().map(str::to_owned)),
+            token.and_then(|t| t["expirationSeconds"].as_i64()),
+            env,
+        )
+    }
+
+    /// `local exec --service-account-file` and the webhook agree on every annotation: the
+    /// role (an empty one is none), the audience, the expiration (raised to 600, `"1h"`
+    /// ignored), the regional-STS switch and a custom prefix.
+    #[test]
+    fn exec_and_webhook_agree_on_annotations() {
+        const ROLE: &str = "arn:aws:iam::000000000000:role/app";
+        let eks = "eks.amazonaws.com";
+        let table: &[(&str, &[(&str, &str)])] = &[
+            (eks, &[("eks.amazonaws.com/role-arn", ROLE)]),
+            (
+                eks,
+                &[
+                    ("eks.amazonaws.com/role-arn", ROLE),
+                    ("eks.amazonaws.com/token-expiration", "300"),
+                ],
+            ),
+            (
+                eks,
+                &[
+                    ("eks.amazonaws.com/role-arn", ROLE),
+                    ("eks.amazonaws.com/token-expiration", "1h"),
+                    ("eks.amazonaws.com/audience", "custom-aud"),
+                ],
+            ),
+            (
+                eks,
+                &[
+                    ("eks.amazonaws.com/role-arn", ROLE),
+                    ("eks.amazonaws.com/token-expiration", "7200"),
+                    ("eks.amazonaws.com/sts-regional-endpoints", "false"),
+                ],
+            ),
+            (eks, &[("eks.amazonaws.com/role-arn", "")]),
+            (
+                "corp.example",
+                &[
+                    ("corp.example/role-arn", ROLE),
+                    ("corp.example/token-expiration", "900"),
+                ],
+            ),
+            ("corp.example", &[("eks.amazonaws.com/role-arn", ROLE)]),
+        ];
+        for (prefix, annotations) in table {
+            let (audience, expiration, webhook_env) = webhook_view(annotations, prefix);
+            let request = ExecRequest {
+                cluster: "demo".into(),
+                manifest: Some(manifest(annotations, prefix)),
+                ..ExecRequest::default()
+            };
+            let resolved = match request.resolve() {
+                Ok(r) => r,
+                Err(ExecPlanError::NoRole) => {
+                    assert!(webhook_env.is_empty(), "{annotations:?}: webhook injects");
+                    continue;
+                }
+                Err(e) => panic!("{annotations:?}: {e}"),
+            };
+            assert_eq!(resolved.token.namespace, "prod");
+            assert_eq!(resolved.token.service_account, "app");
+            // What is minted: the webhook's volume values (no value = the server's default,
+            // which is the webhook's flag default).
+            assert_eq!(
+                resolved
+                    .token
+                    .audience
+                    .as_deref()
+                    .unwrap_or("sts.amazonaws.com"),
+                audience.as_deref().unwrap_or_default(),
+                "{annotations:?}"
+            );
+            assert_eq!(
+                resolved
+                    .token
+                    .expiration_seconds
+                    .unwrap_or(mutation::DEFAULT_TOKEN_EXPIRATION),
+                expiration.unwrap_or_default(),
+                "{annotations:?}"
+            );
+            let exec_env =
+                webhook_environment(&resolved.identity, "prod", "app", "eu-west-1").unwrap();
+            assert_eq!(exec_env, webhook_env, "{annotations:?}");
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_manifest() {
+        let request = ExecRequest {
+            cluster: "demo".into(),
+            namespace: Some("other".into()),
+            role_arn: Some("arn:aws:iam::000000000000:role/flag".into()),
+            expiration: Some(300),
+            manifest: Some(manifest(
+                &[
+                    (
+                        "eks.amazonaws.com/role-arn",
+                        "arn:aws:iam::000000000000:role/app",
+                    ),
+                    ("eks.amazonaws.com/token-expiration", "7200"),
+                ],
+                "eks.amazonaws.com",
+            )),
+            ..ExecRequest::default()
+        };
+        let resolved = request.resolve().unwrap();
+        assert_eq!(resolved.token.namespace, "other");
+        assert_eq!(resolved.token.service_account, "app");
+        assert_eq!(resolved.token.expiration_seconds, Some(300));
+        assert_eq!(
+            resolved.identity.role_arn.as_deref(),
+            Some("arn:aws:iam::000000000000:role/flag")
+        );
+        let no_name = ExecRequest {
+            role_arn: Some("arn:aws:iam::000000000000:role/flag".into()),
+            ..ExecRequest::default()
+        };
+        assert!(matches!(
+            no_name.resolve(),
+            Err(ExecPlanError::NoServiceAccount)
+        ));
     }
 
     #[test]
@@ -392,10 +615,14 @@ mod tests {
     #[test]
     fn child_sees_irsa_environment_without_ambient_credentials() {
         let dir = PrivateDir::create().expect("dir");
+        let identity = ServiceAccountIdentity {
+            role_arn: Some("arn:aws:iam::000000000000:role/demo-app".into()),
+            ..ServiceAccountIdentity::default()
+        };
         let env = ExecEnvironment {
-            role_arn: "arn:aws:iam::000000000000:role/demo-app".into(),
+            webhook: webhook_environment(&identity, "default", "demo-app", "eu-west-1")
+                .expect("plan"),
             token_file: dir.write("token", b"t").expect("token"),
-            region: "eu-west-1".into(),
             endpoint: "http://127.0.0.1:8787/".into(),
             empty_aws_file: dir.write("empty", b"").expect("empty"),
         };

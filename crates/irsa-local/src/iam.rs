@@ -7,6 +7,7 @@
 
 use axum::response::Response;
 use http::StatusCode;
+use irsa_core::aws::{OidcProviderArn, Partition};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::server::QueryRequest;
@@ -105,7 +106,9 @@ fn iso8601(unix: i64) -> String {
 pub async fn handle(state: &SharedState, req: &QueryRequest) -> Response {
     let action = req.action().to_string();
     let result = match state.authenticate(req, "iam") {
-        Ok(Caller::Root { account, .. }) => run(state, req, &action, &account).await,
+        Ok(Caller::Root {
+            account, partition, ..
+        }) => run(state, req, &action, &account, partition).await,
         Ok(Caller::Session(session)) => Err(AwsError::new(
             StatusCode::FORBIDDEN,
             "AccessDenied",
@@ -127,10 +130,13 @@ async fn run(
     req: &QueryRequest,
     action: &str,
     account: &str,
+    partition: Partition,
 ) -> Result<Option<String>, AwsError> {
     let now = state.clock.now();
     match action {
-        "CreateOpenIDConnectProvider" => create_provider(state, req, account, now).await.map(Some),
+        "CreateOpenIDConnectProvider" => create_provider(state, req, account, partition, now)
+            .await
+            .map(Some),
         "GetOpenIDConnectProvider" => get_provider(state, req, account).map(Some),
         "ListOpenIDConnectProviders" => Ok(Some(list_providers(state, account))),
         "DeleteOpenIDConnectProvider" => delete_provider(state, req, account).await.map(|()| None),
@@ -150,7 +156,9 @@ async fn run(
             modify_provider(state, req, account, ProviderChange::Untag).await
         }
         "ListOpenIDConnectProviderTags" => list_provider_tags(state, req, account).map(Some),
-        "CreateRole" => create_role(state, req, account, now).await.map(Some),
+        "CreateRole" => create_role(state, req, account, partition, now)
+            .await
+            .map(Some),
         "GetRole" => get_role(state, req, account).map(Some),
         "ListRoles" => list_roles(state, req, account).map(Some),
         "DeleteRole" => delete_role(state, req, account).await.map(|()| None),
@@ -427,13 +435,15 @@ pub fn validate_trust_policy(document: &str, member: &str) -> Result<(), AwsErro
 // ---------------------------------------------------------------------------------------
 // OIDC providers.
 
-fn provider_url_from_arn(arn: &str, account: &str) -> Result<String, AwsError> {
+/// The provider URL and partition an `OpenIDConnectProviderArn` names in `account`.
+fn provider_url_from_arn(arn: &str, account: &str) -> Result<(String, Partition), AwsError> {
     let mut v = Violations::default();
     v.length(arn, "openIDConnectProviderArn", 20, 2048);
     v.finish()?;
-    let prefix = format!("arn:aws:iam::{account}:oidc-provider/");
-    match arn.strip_prefix(&prefix) {
-        Some(url) if !url.is_empty() => Ok(url.to_string()),
+    match OidcProviderArn::parse(arn) {
+        Ok(parsed) if parsed.account().as_str() == account => {
+            Ok((parsed.host_path().to_owned(), parsed.partition()))
+        }
         _ => {
             if arn.starts_with("arn:") && arn.contains(":oidc-provider/") {
                 Err(AwsError::no_such_entity(format!(
@@ -452,10 +462,14 @@ fn lookup_provider(
     account: &str,
 ) -> Result<Provider, AwsError> {
     let arn = required(req, "OpenIDConnectProviderArn", "openIDConnectProviderArn")?;
-    let url = provider_url_from_arn(arn, account)?;
-    state.store.get_provider(account, &url).ok_or_else(|| {
-        AwsError::no_such_entity(format!("OpenIDConnect Provider not found for arn {arn}"))
-    })
+    let (url, partition) = provider_url_from_arn(arn, account)?;
+    state
+        .store
+        .get_provider(account, &url)
+        .filter(|p| p.partition == partition)
+        .ok_or_else(|| {
+            AwsError::no_such_entity(format!("OpenIDConnect Provider not found for arn {arn}"))
+        })
 }
 
 fn tags_xml(b: &mut XmlBuilder, tags: &[Tag]) {
@@ -473,6 +487,7 @@ async fn create_provider(
     state: &SharedState,
     req: &QueryRequest,
     account: &str,
+    partition: Partition,
     now: i64,
 ) -> Result<String, AwsError> {
     let url = required(req, "Url", "url")?;
@@ -494,6 +509,7 @@ async fn create_provider(
         )));
     }
     let provider = Provider {
+        partition,
         account: account.to_string(),
         url: stored_url,
         client_ids,
@@ -732,6 +748,7 @@ async fn create_role(
     state: &SharedState,
     req: &QueryRequest,
     account: &str,
+    partition: Partition,
     now: i64,
 ) -> Result<String, AwsError> {
     let mut v = ViolationsHandle::default();
@@ -768,6 +785,7 @@ async fn create_role(
         )));
     }
     let role = Role {
+        partition,
         account: account.to_string(),
         name: name.to_string(),
         path: path.to_string(),

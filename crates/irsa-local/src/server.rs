@@ -215,7 +215,8 @@ pub struct TokenRequest {
     pub namespace: String,
     /// Service account name.
     pub service_account: String,
-    /// Audience; default `sts.amazonaws.com`.
+    /// Audience; default the cluster partition's (`sts.amazonaws.com`, or
+    /// `sts.amazonaws.com.cn` for a China cluster).
     #[serde(default)]
     pub audience: Option<String>,
     /// Lifetime in seconds; default 86400 (the webhook's default).
@@ -286,11 +287,13 @@ async fn token_handler(
         );
     };
     let now = request.now.unwrap_or_else(|| state.clock.now());
-    let expiration = request.expiration_seconds.unwrap_or(86_400);
+    let expiration = request
+        .expiration_seconds
+        .unwrap_or(irsa_core::mutation::DEFAULT_TOKEN_EXPIRATION);
     let audience = request
         .audience
         .clone()
-        .unwrap_or_else(|| "sts.amazonaws.com".into());
+        .unwrap_or_else(|| cluster.default_audience().to_owned());
     match cluster.mint(
         &request.namespace,
         &request.service_account,

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use irsa_core::aws::{Partition, Region};
+
 use crate::clusters::Clusters;
 use crate::server::QueryRequest;
 use crate::session_seal::SessionSealer;
@@ -89,6 +91,9 @@ impl Default for Settings {
 pub enum Caller {
     /// The root credentials of [`Settings`].
     Root {
+        /// The partition of the region the request was signed for (`cn-north-1` is
+        /// `aws-cn`): AWS's IAM and STS endpoints each serve one partition.
+        partition: Partition,
         /// The root account.
         account: String,
         /// The access key ID.
@@ -110,7 +115,9 @@ impl Caller {
     /// The caller's ARN (`…:root` or the assumed-role ARN).
     pub fn arn(&self) -> String {
         match self {
-            Self::Root { account, .. } => format!("arn:aws:iam::{account}:root"),
+            Self::Root {
+                partition, account, ..
+            } => format!("arn:{partition}:iam::{account}:root"),
             Self::Session(s) => s.assumed_role_arn.clone(),
         }
     }
@@ -193,6 +200,10 @@ impl AppState {
         Ok(match session {
             Some(s) => Caller::Session(Box::new(s)),
             None => Caller::Root {
+                // The scope's region is whatever the client signed for; one that is not a
+                // region name (a test's `us-east-1` stand-in is one) means `aws`.
+                partition: Region::parse(&verified.region)
+                    .map_or(Partition::Aws, |r| r.partition()),
                 account,
                 access_key_id: verified.access_key_id,
             },

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, mpsc};
 
+use irsa_core::aws::Partition;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
@@ -93,9 +94,18 @@ pub struct ClusterRecord {
     pub created: i64,
 }
 
+/// Records written before partitions were stored are in `aws`.
+fn commercial() -> Partition {
+    Partition::Aws
+}
+
 /// An IAM OpenID Connect provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Provider {
+    /// The partition it was registered in (that of the signed request's region, or of the
+    /// cluster for providers made from the config): the first field of its ARN.
+    #[serde(default = "commercial")]
+    pub partition: Partition,
     /// The owning account.
     pub account: String,
     /// The URL without `https://` (how IAM stores and returns it).
@@ -111,9 +121,12 @@ pub struct Provider {
 }
 
 impl Provider {
-    /// `arn:aws:iam::ACCOUNT:oidc-provider/URL`.
+    /// `arn:PARTITION:iam::ACCOUNT:oidc-provider/URL`.
     pub fn arn(&self) -> String {
-        format!("arn:aws:iam::{}:oidc-provider/{}", self.account, self.url)
+        format!(
+            "arn:{}:iam::{}:oidc-provider/{}",
+            self.partition, self.account, self.url
+        )
     }
 
     /// The issuer URL a token must carry in `iss` to match this provider.
@@ -125,6 +138,9 @@ impl Provider {
 /// An IAM role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Role {
+    /// The partition it was created in; a `RoleArn` of another partition does not name it.
+    #[serde(default = "commercial")]
+    pub partition: Partition,
     /// The owning account.
     pub account: String,
     /// The role name, with the case it was created with.
@@ -146,11 +162,23 @@ pub struct Role {
 }
 
 impl Role {
-    /// `arn:aws:iam::ACCOUNT:role/PATH/NAME` (the path is part of the role ARN).
+    /// The role's ARN as irsa-core's type, from which STS derives the assumed-role ARN.
+    /// Fails only for a record that IAM's validation would not have let in.
+    pub fn role_arn(&self) -> Result<irsa_core::aws::RoleArn, irsa_core::InvalidValue> {
+        use irsa_core::aws::{AccountId, IamPath, RoleArn, RoleName};
+        Ok(RoleArn::new(
+            self.partition,
+            AccountId::parse(&self.account)?,
+            IamPath::parse(&self.path)?,
+            RoleName::parse(&self.name)?,
+        ))
+    }
+
+    /// `arn:PARTITION:iam::ACCOUNT:role/PATH/NAME` (the path is part of the role ARN).
     pub fn arn(&self) -> String {
         format!(
-            "arn:aws:iam::{}:role{}{}",
-            self.account, self.path, self.name
+            "arn:{}:iam::{}:role{}{}",
+            self.partition, self.account, self.path, self.name
         )
     }
 }
@@ -624,6 +652,7 @@ mod tests {
 
     fn role(name: &str) -> Role {
         Role {
+            partition: Partition::Aws,
             account: "000000000000".into(),
             name: name.into(),
             path: "/".into(),
@@ -638,6 +667,7 @@ mod tests {
 
     fn provider(url: &str) -> Provider {
         Provider {
+            partition: Partition::Aws,
             account: "000000000000".into(),
             url: url.into(),
             client_ids: vec!["sts.amazonaws.com".into()],

@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::response::Response;
 use http::StatusCode;
-use irsa_core::aws::RoleArn;
+use irsa_core::aws::{AssumedRoleArn, RoleArn, SessionName};
 use irsa_jose::verify::decode_unverified;
 use irsa_jose::{JwkSet, VerifiedToken, Verifier, VerifyError, VerifyOptions};
 use irsa_policy::{Policy, RequestContext};
@@ -189,6 +189,14 @@ impl StsState {
 
 fn invalid_token(message: impl Into<String>) -> AwsError {
     AwsError::new(StatusCode::BAD_REQUEST, "InvalidIdentityToken", message)
+}
+
+fn internal_failure() -> AwsError {
+    AwsError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalFailure",
+        "The request processing has failed because of an unknown error, exception or failure.",
+    )
 }
 
 fn access_denied() -> AwsError {
@@ -471,11 +479,15 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
         .ok_or_else(|| token_error(&VerifyError::MissingIssuer))?
         .to_owned();
     let account = params.role_arn.account().as_str();
-    let provider = state.store.find_provider(account, &issuer).ok_or_else(|| {
-        invalid_token(format!(
-            "No OpenIDConnect provider found in your account for {issuer}"
-        ))
-    })?;
+    let provider = state
+        .store
+        .find_provider(account, &issuer)
+        .filter(|p| p.partition == params.role_arn.partition())
+        .ok_or_else(|| {
+            invalid_token(format!(
+                "No OpenIDConnect provider found in your account for {issuer}"
+            ))
+        })?;
 
     let source = match state.clusters.by_issuer(&issuer) {
         Some(cluster) => KeySource::Cluster(cluster),
@@ -501,7 +513,10 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
     let role = state
         .store
         .get_role(account, params.role_arn.name().as_str())
-        .filter(|role| role.path == params.role_arn.path().as_str())
+        .filter(|role| {
+            role.path == params.role_arn.path().as_str()
+                && role.partition == params.role_arn.partition()
+        })
         .ok_or_else(|| {
             tracing::info!(role = %params.role_arn, "AssumeRoleWithWebIdentity denied: no such role");
             access_denied()
@@ -526,18 +541,23 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
         ));
     }
 
-    let partition = params.role_arn.partition();
+    // The stored role's ARN, with the case the role was created with.
+    let role_arn = role.role_arn().map_err(|e| {
+        tracing::error!(role = %params.role_arn, error = %e, "a stored role does not form an ARN");
+        internal_failure()
+    })?;
+    // validate_params already enforced STS's session-name rule.
+    let session_name = SessionName::parse(&params.session_name)
+        .map_err(|e| AwsError::validation(e.to_string()))?;
+    let assumed_role_arn = AssumedRoleArn::new(&role_arn, session_name).to_string();
     let session = Session {
         access_key_id: ids::session_access_key_id(),
         // Filled in by the sealer: the token carries the session, the secret derives from it.
         secret_access_key: String::new(),
         session_token: String::new(),
         account: role.account.clone(),
-        role_arn: role.arn(),
-        assumed_role_arn: format!(
-            "arn:{partition}:sts::{}:assumed-role/{}/{}",
-            role.account, role.name, params.session_name
-        ),
+        role_arn: role_arn.to_string(),
+        assumed_role_arn,
         assumed_role_id: format!("{}:{}", role.role_id, params.session_name),
         session_name: params.session_name,
         subject: verified.subject,
@@ -550,11 +570,7 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
     // credentials still work after a restart.
     let session = state.sealer.seal(session).map_err(|e| {
         tracing::error!(error = %e, "cannot seal an STS session");
-        AwsError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalFailure",
-            "The request processing has failed because of an unknown error, exception or failure.",
-        )
+        internal_failure()
     })?;
     let mut b = xml::XmlBuilder::new();
     b.text("Audience", &session.audience)
@@ -892,6 +908,78 @@ mod tests {
         let (status, xml) = body(get_caller_identity(&state, &req).await).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{xml}");
         assert_eq!(element(&xml, "Code"), "ExpiredToken");
+    }
+
+    /// Every ARN irsa local prints (banner, IAM, STS) for a cluster and role of each
+    /// partition, built from one config: the partition comes from the cluster's region.
+    #[tokio::test]
+    async fn every_printed_arn_carries_the_clusters_partition() {
+        for (region, partition, suffix, audience) in [
+            ("eu-west-1", "aws", "amazonaws.com", "sts.amazonaws.com"),
+            (
+                "cn-north-1",
+                "aws-cn",
+                "amazonaws.com.cn",
+                "sts.amazonaws.com.cn",
+            ),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let yaml = format!(
+                "clusters: [{{name: c1, account: '000000000000', region: {region}}}]\n\
+                 roles: [{{account: '000000000000', name: app, path: /team/, cluster: c1, \
+                 serviceAccounts: [default/app]}}]\n"
+            );
+            let booted = bootstrap(BootstrapOptions {
+                data_dir: dir.path().to_path_buf(),
+                config: Some(Config::parse("t", &yaml).unwrap()),
+                clock: Clock::fixed(T0),
+                ..BootstrapOptions::default()
+            })
+            .await
+            .unwrap();
+            let state = booted.state;
+            let host_path = format!("s3.{region}.{suffix}/000000000000-g8s-c1-oidc-pod-identity");
+            let provider_arn =
+                format!("arn:{partition}:iam::000000000000:oidc-provider/{host_path}");
+            let role_arn = format!("arn:{partition}:iam::000000000000:role/team/app");
+
+            let cluster = state.clusters.get("c1").unwrap();
+            assert_eq!(cluster.provider_arn(cluster.account_id()), provider_arn);
+            assert_eq!(cluster.default_audience(), audience);
+            let provider = state.store.all_providers().into_iter().next().unwrap();
+            assert_eq!(provider.arn(), provider_arn);
+            assert_eq!(provider.client_ids, [audience]);
+            let role = state.store.get_role("000000000000", "app").unwrap();
+            assert_eq!(role.arn(), role_arn);
+            assert_eq!(role.role_arn().unwrap().to_string(), role_arn);
+            assert!(
+                role.assume_role_policy_document
+                    .contains(&format!("\"{host_path}:aud\":\"{audience}\""))
+            );
+            let root = Caller::Root {
+                partition: irsa_core::aws::Region::parse(region).unwrap().partition(),
+                account: "000000000000".into(),
+                access_key_id: "test".into(),
+            };
+            assert_eq!(
+                root.arn(),
+                format!("arn:{partition}:iam::000000000000:root")
+            );
+
+            // The cluster's own token (default audience) for its own role.
+            let token = cluster
+                .mint("default", "app", cluster.default_audience(), 3600, T0)
+                .unwrap();
+            let req = query(&assume_params(&token, &[("RoleArn", &role_arn)]));
+            let (status, xml) = body(assume_role_with_web_identity(&state, &req).await).await;
+            assert_eq!(status, StatusCode::OK, "{xml}");
+            assert_eq!(element(&xml, "Provider"), provider_arn);
+            assert_eq!(element(&xml, "Audience"), audience);
+            assert_eq!(
+                element(&xml, "Arn"),
+                format!("arn:{partition}:sts::000000000000:assumed-role/app/unit")
+            );
+        }
     }
 
     #[tokio::test]

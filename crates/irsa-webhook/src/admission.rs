@@ -146,7 +146,8 @@ pub struct ParsedReview {
     pub uid: String,
     /// Namespace the pod is created in (request's, else the pod's, else `default`).
     pub namespace: String,
-    /// The pod with `metadata.namespace` filled in from the request when it lacked one.
+    /// The pod exactly as received. The planner's patch is applied by the API server to
+    /// this object, so it must not be edited here (the namespace travels in `namespace`).
     pub pod: Value,
 }
 
@@ -200,7 +201,7 @@ pub fn parse_review(body: &[u8]) -> Result<ParsedReview, Box<ReviewOut>> {
         object,
         ..
     } = request;
-    let mut pod = match object {
+    let pod = match object {
         Some(pod @ Value::Object(_)) => pod,
         Some(other) => {
             return Err(Box::new(ReviewOut::deny(
@@ -231,16 +232,6 @@ pub fn parse_review(body: &[u8]) -> Result<ParsedReview, Box<ReviewOut>> {
         .filter(|s| !s.is_empty())
         .or(pod_namespace.clone())
         .unwrap_or_else(|| "default".to_string());
-    if pod_namespace.is_none()
-        && let Some(obj) = pod.as_object_mut()
-    {
-        let metadata = obj
-            .entry("metadata")
-            .or_insert_with(|| Value::Object(serde_json::Map::new()));
-        if let Some(meta) = metadata.as_object_mut() {
-            meta.insert("namespace".to_string(), Value::String(namespace.clone()));
-        }
-    }
     Ok(ParsedReview {
         api_version,
         kind,
@@ -329,7 +320,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.namespace, "team");
-        assert_eq!(r.pod["metadata"]["namespace"], "team");
+        assert!(
+            r.pod.get("metadata").is_none(),
+            "the pod is kept as received"
+        );
         assert_eq!(service_account_name(&r.pod), "app");
         let r = parse_review(
             br#"{"request":{"uid":"u","object":{"metadata":{"namespace":"own"},"spec":{}}}}"#,

@@ -57,6 +57,19 @@ const UPSTREAM_COUNTERS: [&str; 3] = [
     "pod_identity_webhook_missing_sa_count",
 ];
 
+/// The `verb` label for a request method: the methods of RFC 9110 (and PATCH) as they are,
+/// anything else as `OTHER`. A client invents methods at will; each distinct label value
+/// would be a new series kept for the life of the process.
+pub fn verb_label(method: &str) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or("OTHER")
+}
+
 /// All metrics of the process.
 #[derive(Debug)]
 pub struct Metrics {
@@ -217,7 +230,11 @@ impl Metrics {
 
     /// Records one request on the admission listener (upstream's `http_request_count` and
     /// `http_request_latencies`, in microseconds).
+    ///
+    /// Every label value is bounded: `verb` is folded by [`verb_label`], `path` is a route the
+    /// router matched (never the raw request path), `code` a status this server produced.
     pub fn observe_request(&self, verb: &str, path: &str, code: u16, micros: f64) {
+        let verb = verb_label(verb);
         if code == 200 && verb == "POST" && path == "/mutate" {
             self.mutate_ok.0.inc();
             self.mutate_ok.1.observe(micros);
@@ -297,6 +314,23 @@ fn to_prometheus_text(open_metrics: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label_value() {
+        let m = Metrics::new();
+        for i in 0..100 {
+            let method = format!("X{i}{}", "A".repeat(16 * 1024));
+            m.observe_request(&method, "/mutate", 405, 10.0);
+        }
+        m.observe_request("DELETE", "/mutate", 405, 10.0);
+        let text = m.render();
+        assert!(text.len() < 16 * 1024, "{} bytes", text.len());
+        assert!(
+            text.contains("http_request_count{verb=\"OTHER\",path=\"/mutate\",code=\"405\"} 100\n"),
+            "{text}"
+        );
+        assert!(text.contains("verb=\"DELETE\""), "{text}");
+    }
 
     #[test]
     fn upstream_counter_names_are_exposed_without_total_suffix() {

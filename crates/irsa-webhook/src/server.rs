@@ -221,7 +221,20 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
 }
 
-async fn mutate(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+async fn mutate(
+    State(state): State<Arc<AppState>>,
+    method: HttpMethod,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    // The API server only POSTs reviews; anything else is refused before its body is read.
+    if method != HttpMethod::POST {
+        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "only POST is allowed\n");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
     if !is_json(&headers) {
         state.metrics.bad_requests.inc();
         return text(

@@ -9,9 +9,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use irsa_core::mutation::{DEFAULT_ANNOTATION_PREFIX, ServiceAccountManifest};
 use irsa_local::client::{DEFAULT_ENDPOINT, mint_token};
 use irsa_local::config::{BootstrapOptions, Config, bootstrap};
-use irsa_local::exec::{ExecEnvironment, PrivateDir, parse_service_account};
+use irsa_local::exec::{ExecEnvironment, ExecRequest, PrivateDir, webhook_environment};
 use irsa_local::server::{TokenRequest, TokenResponse};
 use irsa_local::state::{
     Clock, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCOUNT, DEFAULT_SECRET_ACCESS_KEY, Settings, SharedState,
@@ -83,9 +84,10 @@ struct TokenArgs {
     /// Service account name.
     #[arg(long)]
     service_account: String,
-    /// Token audience.
-    #[arg(long, default_value = "sts.amazonaws.com")]
-    audience: String,
+    /// Token audience (default: the cluster partition's, sts.amazonaws.com or
+    /// sts.amazonaws.com.cn in China).
+    #[arg(long)]
+    audience: Option<String>,
     /// Token lifetime in seconds.
     #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
     expiration: i64,
@@ -113,14 +115,17 @@ struct ExecArgs {
     /// Role to assume (what the eks.amazonaws.com/role-arn annotation would say).
     #[arg(long, value_name = "ARN")]
     role_arn: Option<String>,
-    /// A ServiceAccount manifest; its eks.amazonaws.com/role-arn, /audience and
-    /// /token-expiration annotations are used.
+    /// A ServiceAccount manifest; its role-arn, audience, token-expiration and
+    /// sts-regional-endpoints annotations are read as the webhook reads them.
     #[arg(long, value_name = "SA.yaml")]
     service_account_file: Option<PathBuf>,
-    /// Token audience (default: the manifest's, else sts.amazonaws.com).
+    /// Prefix of the ServiceAccount annotations (the webhook's --annotation-prefix).
+    #[arg(long, default_value = DEFAULT_ANNOTATION_PREFIX)]
+    annotation_prefix: String,
+    /// Token audience (default: the manifest's, else the cluster partition's).
     #[arg(long)]
     audience: Option<String>,
-    /// Token lifetime in seconds (default: the manifest's, else 86400).
+    /// Token lifetime in seconds, used as given (default: the manifest's, else 86400).
     #[arg(long, value_name = "SECONDS")]
     expiration: Option<i64>,
     /// Endpoint of the running `irsa local`.
@@ -248,7 +253,7 @@ fn banner(state: &SharedState, addr: SocketAddr, args: &ServeArgs) -> String {
             c.name, c.account, c.region
         ));
         line(format!("    issuer     {}", c.issuer));
-        line(format!("    provider   {}", c.provider_arn(&c.account)));
+        line(format!("    provider   {}", c.provider_arn(c.account_id())));
         line(format!(
             "    discovery  {endpoint}{}/.well-known/openid-configuration",
             c.path_prefix
@@ -298,7 +303,7 @@ async fn token(args: TokenArgs) -> Result<String, CliError> {
         cluster: args.cluster,
         namespace: args.namespace,
         service_account: args.service_account,
-        audience: Some(args.audience),
+        audience: args.audience,
         expiration_seconds: Some(args.expiration),
         now: args.now,
     };
@@ -319,44 +324,34 @@ async fn prepare_exec(args: &ExecArgs) -> Result<(ExecEnvironment, PrivateDir), 
                 ))
             })?;
             Some(
-                parse_service_account(&path.display().to_string(), &text)
-                    .map_err(|e| CliError::usage(format!("irsa local exec: {e}")))?,
+                ServiceAccountManifest::parse(&text, &args.annotation_prefix).map_err(|e| {
+                    CliError::usage(format!("irsa local exec: {}: {e}", path.display()))
+                })?,
             )
         }
     };
-    let manifest = manifest.unwrap_or_default();
-    let role_arn = args
-        .role_arn
-        .clone()
-        .or(manifest.role_arn.clone())
-        .ok_or_else(|| {
-            CliError::usage("irsa local exec: the ServiceAccount has no eks.amazonaws.com/role-arn annotation; pass --role-arn")
-        })?;
-    let namespace = args
-        .namespace
-        .clone()
-        .or(manifest.namespace.clone())
-        .unwrap_or_else(|| "default".into());
-    let service_account = args
-        .service_account
-        .clone()
-        .or(manifest.name.clone())
-        .ok_or_else(|| {
-            CliError::usage(
-                "irsa local exec: --service-account is required (or a manifest with metadata.name)",
-            )
-        })?;
-    let request = TokenRequest {
+    let request = ExecRequest {
         cluster: args.cluster.clone(),
-        namespace,
-        service_account,
-        audience: args.audience.clone().or(manifest.audience.clone()),
-        expiration_seconds: args.expiration.or(manifest.token_expiration),
-        now: None,
+        namespace: args.namespace.clone(),
+        service_account: args.service_account.clone(),
+        role_arn: args.role_arn.clone(),
+        audience: args.audience.clone(),
+        expiration: args.expiration,
+        manifest,
     };
-    let minted = mint_token(&args.endpoint, &request)
+    let resolved = request
+        .resolve()
+        .map_err(|e| CliError::usage(format!("irsa local exec: {e}")))?;
+    let minted = mint_token(&args.endpoint, &resolved.token)
         .await
         .map_err(|e| CliError::failure(format!("irsa local exec: {e}")))?;
+    let webhook = webhook_environment(
+        &resolved.identity,
+        &resolved.token.namespace,
+        &resolved.token.service_account,
+        &minted.region,
+    )
+    .map_err(|e| CliError::failure(format!("irsa local exec: {e}")))?;
     let dir =
         PrivateDir::create().map_err(|e| CliError::failure(format!("irsa local exec: {e}")))?;
     let token_file = dir
@@ -367,9 +362,8 @@ async fn prepare_exec(args: &ExecArgs) -> Result<(ExecEnvironment, PrivateDir), 
         .map_err(|e| CliError::failure(format!("irsa local exec: {e}")))?;
     Ok((
         ExecEnvironment {
-            role_arn,
+            webhook,
             token_file,
-            region: minted.region,
             endpoint: args.endpoint.clone(),
             empty_aws_file: empty,
         },

@@ -1,6 +1,7 @@
 //! One module per subcommand (family); each exposes clap `Args`/`Command` and `run`.
 
 pub mod local;
+pub mod migrate;
 pub mod mutate;
 pub mod mutation_flags;
 pub mod oidc;

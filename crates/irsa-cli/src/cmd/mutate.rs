@@ -162,17 +162,10 @@ fn note(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-/// serde-saphyr options for untyped reading (see the module docs).
-fn untyped_options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
-        strict_booleans: true,
-        leading_zero_numbers_as_strings: true,
-    }
-}
-
-/// Parses YAML (or JSON, a YAML subset) into an untyped value without YAML 1.1 surprises.
+/// Parses YAML (or JSON, a YAML subset) into an untyped value without YAML 1.1 surprises
+/// ([`mutation::parse_yaml`], shared with `irsa local exec`).
 pub(crate) fn parse_untyped(text: &str) -> Result<Value, String> {
-    serde_saphyr::from_str_with_options(text, untyped_options()).map_err(|e| e.to_string())
+    mutation::parse_yaml(text)
 }
 
 /// Reads a manifest: typed (validation, precise errors) and untyped (what the planner sees).

@@ -10,7 +10,7 @@ use irsa_core::aws::{AccountId, Region};
 use irsa_core::error::InvalidValue;
 use irsa_core::issuer::{ClusterId, ClusterIssuer};
 use irsa_core::k8s::SubjectPattern;
-use irsa_core::trust_policy::{Audience, DEFAULT_AUDIENCE, TrustPolicyError, TrustPolicyRequest};
+use irsa_core::trust_policy::{Audience, TrustPolicyError, TrustPolicyRequest};
 
 use crate::output::{CliError, finish};
 
@@ -46,9 +46,10 @@ pub struct Args {
     /// https://, no port, query, fragment or trailing slash.
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
-    /// Token audience required by the :aud condition.
-    #[arg(long, default_value = DEFAULT_AUDIENCE)]
-    pub audience: String,
+    /// Token audience required by the :aud condition (default: the partition's,
+    /// sts.amazonaws.com, or sts.amazonaws.com.cn in China).
+    #[arg(long)]
+    pub audience: Option<String>,
     /// Print the policy on one line instead of indented.
     #[arg(long)]
     pub compact: bool,
@@ -92,7 +93,12 @@ fn request(args: &Args) -> Result<TrustPolicyRequest, CliError> {
         .transpose()
         .map_err(flag("--role-account"))?
         .unwrap_or_else(|| account.clone());
-    let audience = Audience::parse(&args.audience).map_err(flag("--audience"))?;
+    let audience = args
+        .audience
+        .as_deref()
+        .map(Audience::parse)
+        .transpose()
+        .map_err(flag("--audience"))?;
 
     let issuer = match (&args.issuer, &region, &cluster) {
         (Some(url), region, _) => {
@@ -120,9 +126,9 @@ fn request(args: &Args) -> Result<TrustPolicyRequest, CliError> {
     }
 
     Ok(TrustPolicyRequest {
+        audience: audience.unwrap_or_else(|| issuer.default_audience()),
         issuer,
         role_account,
-        audience,
         subjects,
     })
 }

@@ -13,6 +13,7 @@
 
 mod config;
 mod identity;
+mod manifest;
 mod mapping;
 mod text;
 
@@ -35,6 +36,7 @@ pub use identity::{
     ANNOTATION_STS_REGIONAL_ENDPOINTS, ANNOTATION_TOKEN_EXPIRATION, ServiceAccountIdentity,
     parse_expiration, parse_go_bool,
 };
+pub use manifest::{ManifestError, ServiceAccountManifest, parse_yaml};
 pub use mapping::{
     ANY_NAMESPACE, CONFIG_MAP_KEY, CONFIG_MAP_NAME, ContainerCredentialsConfig, MappingEntry,
     MappingError, RoleMapping,
