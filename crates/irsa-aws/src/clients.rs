@@ -167,17 +167,16 @@ impl Clients {
     }
 
     /// Records a call's result and turns an SDK error into an [`EngineError`].
-    pub(crate) fn count<T, E, R>(
+    pub(crate) fn count<T, E>(
         &self,
         service: Service,
         action: &'static str,
         kind: CallKind,
         step: &'static str,
-        result: Result<T, aws_sdk_s3::error::SdkError<E, R>>,
+        result: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
     ) -> Result<T, EngineError>
     where
         E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         match result {
             Ok(v) => {

@@ -155,16 +155,15 @@ impl Engine {
         })
     }
 
-    fn write<T, E, R>(
+    fn write<T, E>(
         &self,
         service: Service,
         action: &'static str,
         step: &'static str,
-        result: Result<T, aws_sdk_s3::error::SdkError<E, R>>,
+        result: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
     ) -> Result<T, EngineError>
     where
         E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         self.clients
             .count(service, action, CallKind::Write, step, result)

@@ -76,20 +76,27 @@ impl EngineError {
 }
 
 /// AWS's code and message of a failed SDK call; transport failures get a stable code.
-pub(crate) fn code_and_message<E, R>(err: &aws_sdk_s3::error::SdkError<E, R>) -> (String, String)
+pub(crate) fn code_and_message<E>(
+    err: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> (String, String)
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     use aws_sdk_s3::error::SdkError;
     match err {
         SdkError::ServiceError(e) => {
             let inner = e.err();
-            let code = inner.code().unwrap_or("Unknown").to_owned();
-            let message = inner
-                .message()
-                .map(str::to_owned)
-                .unwrap_or_else(|| format!("{:?}", e.raw()));
+            let status = e.raw().status().as_u16();
+            // A body the SDK could not read a code from (a proxy's HTML page, an empty
+            // HEAD answer): name the HTTP status and quote the start of the body.
+            let code = inner
+                .code()
+                .map_or_else(|| format!("HTTP{status}"), str::to_owned);
+            let message = inner.message().map(str::to_owned).unwrap_or_else(|| {
+                let body = e.raw().body().bytes().unwrap_or_default();
+                let text = String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned();
+                format!("HTTP {status}: {}", text.trim())
+            });
             (code, message)
         }
         SdkError::TimeoutError(_) => ("TimeoutError".into(), "the call timed out".into()),

@@ -33,6 +33,10 @@ enum Command {
     Mutate(cmd::mutate::Args),
     /// Run the pod identity mutating admission webhook.
     Webhook(Box<cmd::webhook::Args>),
+    /// Publish a cluster's OIDC issuer in S3 and create its IAM OIDC provider (idempotent).
+    Provision(Box<cmd::provision::ProvisionArgs>),
+    /// Remove what `irsa provision` created for a cluster (only resources tagged as its).
+    Deprovision(Box<cmd::provision::DeprovisionArgs>),
     /// Migrate manifests to IRSA from other credential systems (kiam), and back.
     #[command(subcommand)]
     Migrate(cmd::migrate::Command),
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         Command::Local(args) => cmd::local::run(args),
         Command::Mutate(args) => cmd::mutate::run(args),
         Command::Webhook(args) => cmd::webhook::run(*args),
+        Command::Provision(args) => cmd::provision::run_provision(*args),
+        Command::Deprovision(args) => cmd::provision::run_deprovision(*args),
         Command::Migrate(command) => cmd::migrate::run(command),
     }
 }

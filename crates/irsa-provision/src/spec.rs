@@ -245,17 +245,10 @@ impl ClusterSpec {
             .any(|t| t.key == CLUSTER_TAG && t.value == self.cluster.as_str())
     }
 
-    /// The client ID every provider gets: the partition's STS audience.
+    /// The client ID every provider gets: the partition's STS audience, the same one
+    /// `irsa trust-policy` and `irsa local` use (`sts.amazonaws.com.cn` in China).
     pub fn default_client_id(&self) -> &'static str {
-        default_client_id(self.issuer.partition())
-    }
-}
-
-/// The STS audience of a partition (`sts.amazonaws.com`, in China `sts.amazonaws.com.cn`).
-fn default_client_id(partition: irsa_core::aws::Partition) -> &'static str {
-    match partition {
-        irsa_core::aws::Partition::AwsCn => "sts.amazonaws.com.cn",
-        _ => irsa_core::trust_policy::DEFAULT_AUDIENCE,
+        self.issuer.partition().default_audience()
     }
 }
 

@@ -5,6 +5,7 @@ pub mod migrate;
 pub mod mutate;
 pub mod mutation_flags;
 pub mod oidc;
+pub mod provision;
 pub mod token;
 pub mod trust_policy;
 pub mod webhook;
