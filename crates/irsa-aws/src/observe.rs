@@ -212,15 +212,20 @@ pub(crate) async fn provider(
         "provider",
         out,
     );
-    Ok(
-        absent_on(out, &["NoSuchEntity"])?.map(|p| ObservedProvider {
-            client_ids: p.client_id_list().to_vec(),
-            thumbprints: p.thumbprint_list().to_vec(),
-            tags: p
-                .tags()
-                .iter()
-                .map(|t| Tag::new(t.key(), t.value()))
-                .collect(),
-        }),
-    )
+    Ok(absent_on(out, &["NoSuchEntity"])?.map(|p| observed_provider(&p)))
+}
+
+/// A provider as GetOpenIDConnectProvider answers it.
+pub(crate) fn observed_provider(
+    p: &aws_sdk_iam::operation::get_open_id_connect_provider::GetOpenIdConnectProviderOutput,
+) -> ObservedProvider {
+    ObservedProvider {
+        client_ids: p.client_id_list().to_vec(),
+        thumbprints: p.thumbprint_list().to_vec(),
+        tags: p
+            .tags()
+            .iter()
+            .map(|t| Tag::new(t.key(), t.value()))
+            .collect(),
+    }
 }

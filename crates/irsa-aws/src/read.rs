@@ -78,17 +78,16 @@ impl Clients {
                 "providers",
                 out,
             ) {
-                Ok(p) => providers.push(ProviderInfo {
-                    arn: arn.to_owned(),
-                    url: p.url().unwrap_or_default().to_owned(),
-                    client_ids: p.client_id_list().to_vec(),
-                    thumbprints: p.thumbprint_list().to_vec(),
-                    tags: p
-                        .tags()
-                        .iter()
-                        .map(|t| Tag::new(t.key(), t.value()))
-                        .collect(),
-                }),
+                Ok(p) => {
+                    let observed = crate::observe::observed_provider(&p);
+                    providers.push(ProviderInfo {
+                        arn: arn.to_owned(),
+                        url: p.url().unwrap_or_default().to_owned(),
+                        client_ids: observed.client_ids,
+                        thumbprints: observed.thumbprints,
+                        tags: observed.tags,
+                    });
+                }
                 // Deleted between the list and the get.
                 Err(EngineError::Aws { code, .. }) if code == "NoSuchEntity" => {}
                 Err(e) => return Err(e),

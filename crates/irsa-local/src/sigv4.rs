@@ -4,7 +4,8 @@
 //! client that signs wrongly (a dropped port in `Host`, a re-encoded body) passes here and
 //! fails in AWS. The canonical request is built here from the request exactly as
 //! received: only the headers named in `SignedHeaders`, `Host` with its port, the
-//! canonical query from the URL only, and the SHA-256 of the raw body bytes. The
+//! canonical query from the URL only, and the SHA-256 of the raw body bytes (an
+//! `x-amz-content-sha256` header must equal it: it is checked, not trusted). The
 //! signature comparison is constant-time. Both the `Authorization` header form and the
 //! presigned query form (`X-Amz-Signature=…`) are accepted.
 
@@ -17,6 +18,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_perc
 use crate::xml::AwsError;
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// The `x-amz-content-sha256` value of an unsigned body (S3 only).
+const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 const TERMINATOR: &str = "aws4_request";
 
 /// RFC 3986 unreserved characters stay as they are; everything else is `%XX`.
@@ -46,6 +49,17 @@ pub enum SigV4Error {
     /// The signature, its scope or its time does not match.
     #[error("{0}")]
     Mismatch(String),
+    /// `x-amz-content-sha256` is not the SHA-256 of the body received (or is
+    /// `UNSIGNED-PAYLOAD` where only signed bodies are accepted).
+    #[error("The provided 'x-amz-content-sha256' header does not match what was computed.")]
+    ContentSha256Mismatch {
+        /// The header's value.
+        asserted: String,
+        /// The SHA-256 of the body received.
+        computed: String,
+        /// S3 names this error itself; IAM and STS answer `SignatureDoesNotMatch`.
+        s3_style: bool,
+    },
 }
 
 /// The text AWS sends for a wrong signature.
@@ -69,6 +83,16 @@ impl SigV4Error {
             Self::Mismatch(_) => {
                 AwsError::new(StatusCode::FORBIDDEN, "SignatureDoesNotMatch", message)
             }
+            Self::ContentSha256Mismatch { s3_style: true, .. } => AwsError::new(
+                StatusCode::BAD_REQUEST,
+                "XAmzContentSHA256Mismatch",
+                message,
+            ),
+            Self::ContentSha256Mismatch { .. } => AwsError::new(
+                StatusCode::FORBIDDEN,
+                "SignatureDoesNotMatch",
+                SIGNATURE_MISMATCH_MESSAGE,
+            ),
         }
     }
 }
@@ -509,9 +533,21 @@ pub fn verify(
         }
     }
 
+    // The body is bound by the hash of the bytes received. `x-amz-content-sha256` is the
+    // client's assertion of that hash: checked, never trusted (trusting it let a captured
+    // signature carry another body). Only S3 accepts an unsigned payload.
+    let body_hash = hex::encode(digest::digest(&digest::SHA256, parts.body));
+    let s3_style = settings.service == "s3";
     let payload_hash = match header_str(parts.headers, "x-amz-content-sha256") {
-        Some(h) => h.to_string(),
-        None => hex::encode(digest::digest(&digest::SHA256, parts.body)),
+        Some(UNSIGNED_PAYLOAD) if s3_style => UNSIGNED_PAYLOAD.to_owned(),
+        Some(asserted) if asserted != body_hash => {
+            return Err(SigV4Error::ContentSha256Mismatch {
+                asserted: asserted.to_owned(),
+                computed: body_hash,
+                s3_style,
+            });
+        }
+        _ => body_hash,
     };
     let canonical = canonical_request(
         parts,
@@ -637,6 +673,96 @@ mod tests {
 
     const BODY: &str = "Action=ListRoles&Version=2010-05-08";
     const URI: &str = "http://127.0.0.1:8787/";
+
+    /// A captured signed `GetRole` resent with another body and the old body's hash in
+    /// `x-amz-content-sha256` must not verify (it did while the header was trusted), and
+    /// IAM/STS refuse `UNSIGNED-PAYLOAD`.
+    #[test]
+    fn the_signature_binds_the_body_received() {
+        let get = "Action=GetRole&RoleName=victim&Version=2010-05-08";
+        let hash = hex::encode(digest::digest(&digest::SHA256, get.as_bytes()));
+        let sign_with = |header: &str| {
+            let mut req = signed_with_header(get, "x-amz-content-sha256", header);
+            *req.body_mut() = "Action=DeleteRole&RoleName=victim&Version=2010-05-08".into();
+            req
+        };
+        let secret = || SigningSecret {
+            secret_access_key: "secret".into(),
+            session_token: None,
+            expiration: None,
+        };
+        // Untampered, the asserted hash is the body's: accepted.
+        let good = signed_with_header(get, "x-amz-content-sha256", &hash);
+        assert!(check(&good, "iam", NOW, secret()).is_ok());
+        for header in [hash.as_str(), "UNSIGNED-PAYLOAD"] {
+            let err = check(&sign_with(header), "iam", NOW, secret()).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    SigV4Error::ContentSha256Mismatch {
+                        s3_style: false,
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            let aws = err.to_aws_error();
+            assert_eq!(aws.code, "SignatureDoesNotMatch");
+            assert_eq!(aws.status, StatusCode::FORBIDDEN);
+        }
+        let s3 = SigV4Error::ContentSha256Mismatch {
+            asserted: String::new(),
+            computed: String::new(),
+            s3_style: true,
+        };
+        assert_eq!(s3.to_aws_error().code, "XAmzContentSHA256Mismatch");
+    }
+
+    fn signed_with_header(body: &str, name: &str, value: &str) -> http::Request<String> {
+        let uri = "http://127.0.0.1:8787/";
+        let mut req = http::Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header("host", "127.0.0.1:8787")
+            .header(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            )
+            .header(name, value)
+            .body(body.to_string())
+            .expect("request");
+        let identity = Credentials::new("AKIDEXAMPLE", "secret", None, None, "t").into();
+        let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(NOW).expect("positive"));
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("iam")
+            .time(time)
+            .settings(SigningSettings::default())
+            .build()
+            .expect("params")
+            .into();
+        let headers: Vec<(String, String)> = req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().expect("ascii").to_string()))
+            .collect();
+        let signable = SignableRequest::new(
+            "POST",
+            uri,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            // What the client's signature covered: the header's claim about the body.
+            if value == "UNSIGNED-PAYLOAD" {
+                SignableBody::UnsignedPayload
+            } else {
+                SignableBody::Bytes(body.as_bytes())
+            },
+        )
+        .expect("signable");
+        let (instructions, _) = sign(signable, &params).expect("sign").into_parts();
+        instructions.apply_to_request_http1x(&mut req);
+        req
+    }
 
     #[test]
     fn accepts_aws_sigv4_signed_request() {

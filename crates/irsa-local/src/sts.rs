@@ -8,19 +8,17 @@
 //! 1. parameters (`RoleArn`, `RoleSessionName`, `WebIdentityToken`, `DurationSeconds`,
 //!    `Policy`): every violation collected into one `ValidationError`, like AWS's
 //!    `N validation errors detected: …`; then the `RoleArn` grammar;
-//! 2. the token's shape and `alg` (unverified decode), then its `iss`;
-//! 3. the IAM OIDC provider for `iss` **in the role's account**, matched exactly (a trailing
-//!    slash is another issuer);
-//! 4. the issuer's keys: a local cluster's own keys, or a remote issuer's discovery + JWKS
-//!    ([`irsa_issuer_client::RemoteIssuers`]); then the strict [`irsa_jose::Verifier`]: signature first,
-//!    then `iss`, `aud` ∈ the provider's client IDs, `exp` with 300 s of skew, `sub`;
-//! 5. the role (a missing role is the same `AccessDenied` as a denied trust policy, and is
-//!    only looked at once the caller proved who they are, so role names do not leak);
-//! 6. the trust policy, evaluated by [`irsa_policy`] with the keys STS provides;
-//! 7. `DurationSeconds` against the role's `MaxSessionDuration`;
-//! 8. the session is sealed into its own session token ([`crate::session_seal`], key kept
-//!    durably in the store), so SigV4 calls made with the credentials work, also after a
-//!    restart, until they expire, without a write on this path.
+//! 2. the decision itself, [`irsa_sts::decide`] (the same function `irsa doctor` calls):
+//!    the token's shape and `iss`, the IAM OIDC provider for `iss` **in the role's account
+//!    and partition**, the strict verifier, the role (a missing role is the same
+//!    `AccessDenied` as a denied trust policy, looked at only once the caller proved who they
+//!    are), the trust policy and `DurationSeconds` against `MaxSessionDuration`. This module
+//!    only gathers its inputs: the provider and role from the store, the keys of a local
+//!    cluster or of a remote issuer (discovery + JWKS through
+//!    [`irsa_issuer_client::RemoteIssuers`]);
+//! 3. when allowed, the session is sealed into its own session token
+//!    ([`crate::session_seal`], key kept durably in the store), so SigV4 calls made with the
+//!    credentials work, also after a restart, until they expire, without a write on this path.
 //!
 //! Hot-path state (verifiers with parsed keys, parsed trust policies) is cached in
 //! [`StsState`] (one per server, in `AppState::sts`); `scripts/bench-local` drives this
@@ -33,10 +31,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::response::Response;
 use http::StatusCode;
 use irsa_core::aws::{AssumedRoleArn, RoleArn, SessionName};
-use irsa_jose::verify::decode_unverified;
-use irsa_jose::{JwkSet, VerifiedToken, Verifier, VerifyError, VerifyOptions};
-use irsa_policy::{Policy, RequestContext};
-use serde_json::Value;
+use irsa_jose::{JwkSet, Verifier, VerifyOptions};
+use irsa_policy::Policy;
+use irsa_sts::{
+    Decision, Denial, Explanation, IssuerKeys, NO_KEY, Outcome, RegisteredProvider, Request,
+    RoleFacts, TrustPolicy,
+};
 
 use irsa_issuer_client::{IssuerClientConfig, IssuerError, RemoteIssuers};
 
@@ -44,7 +44,7 @@ use crate::clusters::LocalCluster;
 use crate::ids;
 use crate::server::QueryRequest;
 use crate::state::{Caller, SharedState};
-use crate::store::{Provider, Session};
+use crate::store::Session;
 use crate::xml::{self, AwsError, STS_NAMESPACE};
 
 /// Default `DurationSeconds`.
@@ -53,11 +53,6 @@ pub const DEFAULT_DURATION_SECONDS: u32 = 3600;
 pub const MIN_DURATION_SECONDS: u32 = 900;
 /// Largest `DurationSeconds` (12 h).
 pub const MAX_DURATION_SECONDS: u32 = 43_200;
-/// Clock skew STS allows around `exp`, `nbf`, `iat`.
-pub const TOKEN_LEEWAY_SECONDS: u64 = 300;
-
-const NOT_AUTHORIZED: &str = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
-const NO_KEY: &str = "Couldn't retrieve verification key from your identity provider,  please reference AssumeRoleWithWebIdentity documentation for requirements";
 const SESSION_NAME_PATTERN: &str = r"[\w+=,.@-]*";
 const ARN_PATTERN: &str = r"Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+";
 const POLICY_PATTERN: &str =
@@ -135,7 +130,7 @@ impl StsState {
         issuer: &str,
         source: KeySource,
         client_ids: &[String],
-    ) -> Result<Arc<Verifier>, AwsError> {
+    ) -> Result<Arc<Verifier>, Denial> {
         let mut cache = self
             .verifiers
             .lock()
@@ -149,15 +144,10 @@ impl StsState {
         {
             return Ok(Arc::clone(&cached.verifier));
         }
-        let options = VerifyOptions {
-            issuer: issuer.to_owned(),
-            audiences: client_ids.to_vec(),
-            leeway_secs: TOKEN_LEEWAY_SECONDS,
-            now: None,
-        };
+        let options = irsa_sts::verify_options(issuer, client_ids);
         let verifier = Arc::new(source.build(options).map_err(|e| {
             tracing::info!(issuer, error = %e, "the issuer's key set is unusable");
-            invalid_token(NO_KEY)
+            Denial::invalid_token(NO_KEY)
         })?);
         // A verifier for older keys of the same client IDs is stale: replace it.
         entries.retain(|c| c.client_ids != client_ids);
@@ -187,20 +177,12 @@ impl StsState {
     }
 }
 
-fn invalid_token(message: impl Into<String>) -> AwsError {
-    AwsError::new(StatusCode::BAD_REQUEST, "InvalidIdentityToken", message)
-}
-
 fn internal_failure() -> AwsError {
     AwsError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "InternalFailure",
         "The request processing has failed because of an unknown error, exception or failure.",
     )
-}
-
-fn access_denied() -> AwsError {
-    AwsError::new(StatusCode::FORBIDDEN, "AccessDenied", NOT_AUTHORIZED)
 }
 
 /// The validated parameters of one `AssumeRoleWithWebIdentity` call.
@@ -404,142 +386,131 @@ pub fn validate_params(req: &QueryRequest) -> Result<AssumeParams, AwsError> {
     })
 }
 
-fn token_error(error: &VerifyError) -> AwsError {
-    let status = StatusCode::BAD_REQUEST;
-    AwsError::new(status, error.sts_error_code().as_str(), error.sts_message())
-}
-
-fn remote_error(issuer: &str, error: &IssuerError) -> AwsError {
+fn remote_error(issuer: &str, error: &IssuerError) -> Denial {
     tracing::info!(issuer, error = %error, "cannot get the verification keys of a remote issuer");
     match error.sts_code() {
-        "IDPCommunicationError" => idp_communication_error(issuer),
-        _ => invalid_token(NO_KEY),
+        "IDPCommunicationError" => Denial::idp_communication(issuer),
+        _ => Denial::invalid_token(NO_KEY),
     }
 }
 
-fn idp_communication_error(issuer: &str) -> AwsError {
-    AwsError::new(
-        StatusCode::BAD_REQUEST,
-        "IDPCommunicationError",
-        format!("Could not communicate with the identity provider {issuer}"),
-    )
+/// The AWS error of a decision reached before the inputs were complete (a malformed token).
+fn outcome_error(params: &AssumeParams, decision: Decision) -> AwsError {
+    tracing::debug!(role = %params.role_arn, "AssumeRoleWithWebIdentity denied: {}", decision.explanation);
+    match decision.outcome {
+        Outcome::Deny(denial) => denied(denial),
+        Outcome::Allow(_) => internal_failure(),
+    }
 }
 
-/// A timestamp as STS writes `Expiration`: ISO 8601 UTC, second precision, `Z`.
-pub fn iso8601(unix_seconds: i64) -> String {
-    jiff::Timestamp::from_second(unix_seconds)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+fn denied(denial: Denial) -> AwsError {
+    let status = StatusCode::from_u16(denial.status).unwrap_or(StatusCode::BAD_REQUEST);
+    AwsError::new(status, denial.code, denial.message)
 }
 
-/// The condition keys STS sets for a verified web identity token (reference §3.4).
-fn request_context(
-    provider: &Provider,
-    verified: &VerifiedToken,
-    session_name: &str,
-    now: i64,
-) -> RequestContext {
-    let url = provider.url.as_str();
-    let mut ctx = RequestContext::web_identity(
-        &provider.arn(),
-        url,
-        &verified.subject,
-        &verified.matched_audience,
-    )
-    .with_value("sts:RoleSessionName", session_name)
-    .with_value("aws:CurrentTime", iso8601(now))
-    .with_value("aws:EpochTime", now.to_string());
-    // `amr` is multivalued (string or array of strings in the token).
-    match verified.claims.get("amr") {
-        Some(Value::String(one)) => ctx = ctx.with_values(format!("{url}:amr"), [one.as_str()]),
-        Some(Value::Array(many)) => {
-            ctx = ctx.with_values(format!("{url}:amr"), many.iter().filter_map(Value::as_str));
+/// The issuer's keys for the decision: a local cluster's (cached verifier), or a remote
+/// issuer's discovery + JWKS; a failure is the AWS error STS answers with.
+async fn issuer_verifier(
+    state: &SharedState,
+    issuer: &str,
+    token: &str,
+    client_ids: &[String],
+) -> Result<Arc<Verifier>, Denial> {
+    let sts = &state.sts;
+    let source = match state.clusters.by_issuer(issuer) {
+        Some(cluster) => KeySource::Cluster(cluster),
+        None => {
+            let kid = irsa_sts::token_kid(token);
+            let remote = sts.remote.as_ref().map_err(|reason| {
+                tracing::info!(issuer, reason, "remote issuers are not available");
+                Denial::idp_communication(issuer)
+            })?;
+            let keys = remote
+                .keys(issuer, kid.as_deref())
+                .await
+                .map_err(|e| remote_error(issuer, &e))?;
+            KeySource::Remote(keys)
         }
-        _ => {}
-    }
-    if let Some(Value::String(azp)) = verified.claims.get("azp") {
-        ctx = ctx.with_value(format!("{url}:azp"), azp.as_str());
-    }
-    ctx
+    };
+    sts.verifier(issuer, source, client_ids)
 }
 
 /// Runs the whole check and, when everything passes, stores the session and returns the
 /// `AssumeRoleWithWebIdentityResult` XML.
 async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsError> {
     let params = validate_params(req)?;
-    let sts = &state.sts;
     let now = state.clock.now();
-
-    // The token's shape and alg; its claims are not trusted until the signature verifies,
-    // they only select the provider and the keys.
-    let unverified = decode_unverified(&params.token).map_err(|e| token_error(&e))?;
-    let issuer = unverified
-        .issuer()
-        .ok_or_else(|| token_error(&VerifyError::MissingIssuer))?
-        .to_owned();
     let account = params.role_arn.account().as_str();
-    let provider = state
+    let partition = params.role_arn.partition();
+
+    // Gather the decision's inputs. The token's claims are not trusted here: its `iss` only
+    // selects the provider and the keys; irsa_sts::decide verifies everything.
+    let issuer = irsa_sts::token_issuer(&params.token).map_err(|d| outcome_error(&params, d))?;
+    let providers: Vec<RegisteredProvider> = state
         .store
         .find_provider(account, &issuer)
-        .filter(|p| p.partition == params.role_arn.partition())
-        .ok_or_else(|| {
-            invalid_token(format!(
-                "No OpenIDConnect provider found in your account for {issuer}"
-            ))
-        })?;
-
-    let source = match state.clusters.by_issuer(&issuer) {
-        Some(cluster) => KeySource::Cluster(cluster),
-        None => {
-            let kid = unverified.header.get("kid").and_then(Value::as_str);
-            let remote = sts.remote.as_ref().map_err(|reason| {
-                tracing::info!(issuer, reason, "remote issuers are not available");
-                idp_communication_error(&issuer)
-            })?;
-            let keys = remote
-                .keys(&issuer, kid)
-                .await
-                .map_err(|e| remote_error(&issuer, &e))?;
-            KeySource::Remote(keys)
+        .filter(|p| p.partition == partition)
+        .map(|p| RegisteredProvider {
+            arn: p.arn(),
+            url: p.url,
+            client_ids: p.client_ids,
+        })
+        .into_iter()
+        .collect();
+    let keys = match providers.first() {
+        // Without a provider the keys are never looked at (or fetched).
+        None => Err(Denial::invalid_token(NO_KEY)),
+        Some(provider) => {
+            issuer_verifier(state, &issuer, &params.token, &provider.client_ids).await
         }
     };
-    let verifier = sts.verifier(&issuer, source, &provider.client_ids)?;
-    let verified = verifier
-        .verify_at(&params.token, now)
-        .map_err(|e| token_error(&e))?;
-
-    // The caller has proven who they are: now the role and its trust policy.
     let role = state
         .store
         .get_role(account, params.role_arn.name().as_str())
-        .filter(|role| {
-            role.path == params.role_arn.path().as_str()
-                && role.partition == params.role_arn.partition()
-        })
-        .ok_or_else(|| {
-            tracing::info!(role = %params.role_arn, "AssumeRoleWithWebIdentity denied: no such role");
-            access_denied()
-        })?;
-    let policy = sts.policy(&role.assume_role_policy_document).map_err(|e| {
-        tracing::warn!(role = %params.role_arn, error = %e, "the role's trust policy does not parse");
-        access_denied()
-    })?;
-    let ctx = request_context(&provider, &verified, &params.session_name, now);
-    if !policy.evaluate(&ctx).is_allowed() {
-        let explanation = policy.evaluate_explained(&ctx);
-        tracing::info!(
-            role = %params.role_arn,
-            subject = %verified.subject,
-            "AssumeRoleWithWebIdentity denied by the trust policy: {explanation}"
-        );
-        return Err(access_denied());
-    }
-    if params.duration_seconds > role.max_session_duration {
-        return Err(AwsError::validation(
-            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
-        ));
-    }
+        .filter(|role| role.path == params.role_arn.path().as_str() && role.partition == partition);
+    let policy = role
+        .as_ref()
+        .and_then(|r| state.sts.policy(&r.assume_role_policy_document).ok());
+    let decision = irsa_sts::decide(
+        &Request {
+            role_arn: &params.role_arn,
+            role: role.as_ref().map(|r| RoleFacts {
+                trust_policy: match &policy {
+                    Some(parsed) => TrustPolicy::Parsed(parsed),
+                    None => TrustPolicy::Document(&r.assume_role_policy_document),
+                },
+                max_session_duration: r.max_session_duration,
+            }),
+            providers: &providers,
+            token: &params.token,
+            session_name: &params.session_name,
+            duration_seconds: params.duration_seconds,
+            now,
+        },
+        match &keys {
+            Ok(verifier) => IssuerKeys::Verifier(verifier),
+            Err(denial) => IssuerKeys::Unavailable(denial),
+        },
+    );
+    let allowed = match decision.outcome {
+        Outcome::Allow(allowed) => allowed,
+        Outcome::Deny(denial) => {
+            let explanation = &decision.explanation;
+            match explanation {
+                Explanation::UnparseableTrustPolicy(_) => {
+                    tracing::warn!(role = %params.role_arn, "AssumeRoleWithWebIdentity denied: {explanation}");
+                }
+                _ => {
+                    tracing::info!(role = %params.role_arn, "AssumeRoleWithWebIdentity denied: {explanation}")
+                }
+            }
+            return Err(denied(denial));
+        }
+    };
+    let Some(role) = role else {
+        // decide() allows only for an existing role.
+        return Err(internal_failure());
+    };
 
     // The stored role's ARN, with the case the role was created with.
     let role_arn = role.role_arn().map_err(|e| {
@@ -560,9 +531,9 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
         assumed_role_arn,
         assumed_role_id: format!("{}:{}", role.role_id, params.session_name),
         session_name: params.session_name,
-        subject: verified.subject,
-        provider_arn: provider.arn(),
-        audience: verified.matched_audience,
+        subject: allowed.subject,
+        provider_arn: allowed.provider_arn,
+        audience: allowed.audience,
         expiration: now + i64::from(params.duration_seconds),
     };
     // Nothing is written: the session is sealed into its token with the store's durable
@@ -583,7 +554,7 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
         .text("AccessKeyId", &session.access_key_id)
         .text("SecretAccessKey", &session.secret_access_key)
         .text("SessionToken", &session.session_token)
-        .text("Expiration", &iso8601(session.expiration))
+        .text("Expiration", &irsa_sts::iso8601(session.expiration))
         .close("Credentials")
         .text("SubjectFromWebIdentityToken", &session.subject);
     let result = b.finish();
@@ -641,6 +612,7 @@ mod tests {
     use super::*;
     use crate::config::{BootstrapOptions, Config, bootstrap};
     use crate::state::Clock;
+    use crate::store::Provider;
 
     const T0: i64 = 1_764_365_789; // 2025-11-28T21:36:29Z
     const ROLE: &str = "arn:aws:iam::000000000000:role/demo-app";
@@ -774,7 +746,7 @@ mod tests {
 
     #[test]
     fn expiration_is_second_precision_utc() {
-        assert_eq!(iso8601(T0), "2025-11-28T21:36:29Z");
+        assert_eq!(irsa_sts::iso8601(T0), "2025-11-28T21:36:29Z");
     }
 
     async fn demo_state(clock: Clock) -> (SharedState, tempfile::TempDir) {
@@ -982,6 +954,107 @@ mod tests {
         }
     }
 
+    /// The local STS and `irsa_sts::decide` called directly (as doctor calls it, with the
+    /// JWKS the issuer publishes, the role's document and every provider of the account)
+    /// answer the same on a matrix of tokens and roles.
+    #[tokio::test]
+    async fn the_sts_answers_what_the_decision_says() {
+        let (state, _dir) = demo_state(Clock::fixed(T0)).await;
+        let deny_policy = serde_json::json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow",
+                 "Principal": {"Federated": state.store.all_providers()[0].arn()},
+                 "Action": "sts:AssumeRoleWithWebIdentity"},
+                {"Sid": "NoBlocked", "Effect": "Deny",
+                 "Principal": {"Federated": state.store.all_providers()[0].arn()},
+                 "Action": "sts:AssumeRole*",
+                 "Condition": {"StringLike": {"aws:FederatedProvider": "*", "s3.eu-west-1.amazonaws.com/000000000000-g8s-demo-oidc-pod-identity:sub": "*:blocked"}}}
+            ]
+        })
+        .to_string();
+        let mut extra = state.store.get_role("000000000000", "demo-app").unwrap();
+        extra.name = "open".into();
+        extra.assume_role_policy_document = deny_policy;
+        state
+            .store
+            .commit(vec![crate::store::Write::PutRole(extra)])
+            .await
+            .unwrap();
+        let cluster = state.clusters.get("demo").unwrap();
+        let tokens = [
+            demo_token(&state, "demo-app", T0),
+            demo_token(&state, "intruder", T0),
+            demo_token(&state, "blocked", T0),
+            cluster
+                .mint("default", "demo-app", "other-aud", 3600, T0)
+                .unwrap(),
+            demo_token(&state, "demo-app", T0 - 3600 - 301),
+            "a.b.c".to_owned(),
+        ];
+        let roles = ["demo-app", "open", "nope"];
+        let jwks = irsa_jose::JwkSet::parse(cluster.jwks_json().to_string().as_bytes()).unwrap();
+        let mut allowed = 0;
+        for token in &tokens {
+            for role_name in roles {
+                for duration in ["900", "7200"] {
+                    let role_arn = format!("arn:aws:iam::000000000000:role/{role_name}");
+                    let req = query(&assume_params(
+                        token,
+                        &[("RoleArn", &role_arn), ("DurationSeconds", duration)],
+                    ));
+                    let (status, xml) =
+                        body(assume_role_with_web_identity(&state, &req).await).await;
+
+                    let role_arn = RoleArn::parse(&role_arn).unwrap();
+                    let role = state.store.get_role("000000000000", role_name);
+                    let providers: Vec<RegisteredProvider> = state
+                        .store
+                        .list_providers("000000000000")
+                        .into_iter()
+                        .map(|p| RegisteredProvider {
+                            arn: p.arn(),
+                            url: p.url,
+                            client_ids: p.client_ids,
+                        })
+                        .collect();
+                    let decision = irsa_sts::decide(
+                        &Request {
+                            role_arn: &role_arn,
+                            role: role.as_ref().map(|r| RoleFacts {
+                                trust_policy: TrustPolicy::Document(&r.assume_role_policy_document),
+                                max_session_duration: r.max_session_duration,
+                            }),
+                            providers: &providers,
+                            token,
+                            session_name: "unit",
+                            duration_seconds: duration.parse().unwrap(),
+                            now: T0,
+                        },
+                        IssuerKeys::Jwks(&jwks),
+                    );
+                    let case = format!("{role_name} {duration} {}", decision.explanation);
+                    match decision.outcome {
+                        Outcome::Allow(a) => {
+                            allowed += 1;
+                            assert_eq!(status, StatusCode::OK, "{case}: {xml}");
+                            assert_eq!(element(&xml, "SubjectFromWebIdentityToken"), a.subject);
+                            assert_eq!(element(&xml, "Audience"), a.audience);
+                            assert_eq!(element(&xml, "Provider"), a.provider_arn);
+                        }
+                        Outcome::Deny(d) => {
+                            assert_eq!(status.as_u16(), d.status, "{case}: {xml}");
+                            assert_eq!(element(&xml, "Code"), d.code, "{case}");
+                            assert_eq!(element(&xml, "Message"), xml::escape(&d.message), "{case}");
+                        }
+                    }
+                }
+            }
+        }
+        // demo-app for its own role and for the open role (900 s), and blocked is denied.
+        assert_eq!(allowed, 3);
+    }
+
     #[tokio::test]
     async fn root_credentials_are_the_root_arn() {
         let (state, _dir) = demo_state(Clock::fixed(T0)).await;
@@ -1046,7 +1119,7 @@ mod tests {
             (
                 StatusCode::FORBIDDEN,
                 "AccessDenied".to_owned(),
-                NOT_AUTHORIZED.to_owned()
+                irsa_sts::NOT_AUTHORIZED.to_owned()
             )
         );
         // A role path that is not the role's is a missing role.
@@ -1073,50 +1146,6 @@ mod tests {
         let req = query(&assume_params(&intruder, &[("DurationSeconds", "3601")]));
         let (status, _) = body(assume_role_with_web_identity(&state, &req).await).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-    }
-
-    #[tokio::test]
-    async fn amr_and_session_name_are_condition_keys() {
-        let (state, _dir) = demo_state(Clock::fixed(T0)).await;
-        let provider = state.store.all_providers().into_iter().next().unwrap();
-        let verified = VerifiedToken {
-            algorithm: irsa_jose::Algorithm::RS256,
-            kid: None,
-            header: serde_json::Map::new(),
-            claims: serde_json::json!({"amr": ["authenticated", "mfa"], "azp": "client"})
-                .as_object()
-                .unwrap()
-                .clone(),
-            issuer: provider.issuer_url(),
-            subject: "system:serviceaccount:default:demo-app".into(),
-            audiences: vec!["sts.amazonaws.com".into()],
-            matched_audience: "sts.amazonaws.com".into(),
-            expires_at: T0 + 60,
-            not_before: None,
-            issued_at: None,
-        };
-        let ctx = request_context(&provider, &verified, "sess", T0);
-        let url = &provider.url;
-        assert_eq!(
-            ctx.values(&format!("{url}:AMR")).unwrap(),
-            ["authenticated".to_owned(), "mfa".to_owned()]
-        );
-        assert_eq!(
-            ctx.values(&format!("{url}:azp")).unwrap(),
-            ["client".to_owned()]
-        );
-        assert_eq!(
-            ctx.values(&format!("{url}:sub")).unwrap(),
-            std::slice::from_ref(&verified.subject)
-        );
-        assert_eq!(
-            ctx.values("sts:RoleSessionName").unwrap(),
-            ["sess".to_owned()]
-        );
-        assert_eq!(
-            ctx.values("aws:FederatedProvider").unwrap(),
-            [provider.arn()]
-        );
     }
 
     #[tokio::test]

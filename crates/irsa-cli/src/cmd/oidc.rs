@@ -4,10 +4,10 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use irsa_aws::keydir::write_atomic;
 use irsa_core::issuer::ClusterIssuer;
 use irsa_issuer_client::{IssuerClient, IssuerClientConfig, IssuerError};
 use irsa_jose::apiserver::{ApiserverFlagsInput, apiserver_flags};
@@ -134,33 +134,6 @@ pub(crate) fn read_file(command: &str, flag: &str, path: &Path) -> Result<Vec<u8
             path.display()
         ))
     })
-}
-
-/// Writes `data` to `path` through a temporary file in the same directory and a rename,
-/// with `mode` set before any byte is written.
-fn write_atomic(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; set it exactly.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 fn keygen(args: &KeygenArgs) -> Result<String, CliError> {
