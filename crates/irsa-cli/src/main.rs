@@ -33,6 +33,8 @@ enum Command {
     Mutate(cmd::mutate::Args),
     /// Run the pod identity mutating admission webhook.
     Webhook(Box<cmd::webhook::Args>),
+    /// Explain why a pod does not get its IAM role (PASS/WARN/FAIL with evidence and remedy).
+    Doctor(Box<cmd::doctor::Args>),
     /// Publish a cluster's OIDC issuer in S3 and create its IAM OIDC provider (idempotent).
     Provision(Box<cmd::provision::ProvisionArgs>),
     /// Remove what `irsa provision` created for a cluster (only resources tagged as its).
@@ -54,5 +56,6 @@ fn main() -> ExitCode {
         Command::Provision(args) => cmd::provision::run_provision(*args),
         Command::Deprovision(args) => cmd::provision::run_deprovision(*args),
         Command::Migrate(command) => cmd::migrate::run(command),
+        Command::Doctor(args) => cmd::doctor::run(*args),
     }
 }

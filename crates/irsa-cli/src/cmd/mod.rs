@@ -1,5 +1,6 @@
 //! One module per subcommand (family); each exposes clap `Args`/`Command` and `run`.
 
+pub mod doctor;
 pub mod local;
 pub mod migrate;
 pub mod mutate;
