@@ -33,6 +33,8 @@ enum Command {
     Mutate(cmd::mutate::Args),
     /// Run the pod identity mutating admission webhook.
     Webhook(Box<cmd::webhook::Args>),
+    /// Run the controller that gives every opted-in AWSCluster its OIDC issuer in AWS.
+    Operator(Box<cmd::operator::Args>),
     /// Explain why a pod does not get its IAM role (PASS/WARN/FAIL with evidence and remedy).
     Doctor(Box<cmd::doctor::Args>),
     /// Publish a cluster's OIDC issuer in S3 and create its IAM OIDC provider (idempotent).
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Local(args) => cmd::local::run(args),
         Command::Mutate(args) => cmd::mutate::run(args),
         Command::Webhook(args) => cmd::webhook::run(*args),
+        Command::Operator(args) => cmd::operator::run(*args),
         Command::Provision(args) => cmd::provision::run_provision(*args),
         Command::Deprovision(args) => cmd::provision::run_deprovision(*args),
         Command::Migrate(command) => cmd::migrate::run(command),

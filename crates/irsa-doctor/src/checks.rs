@@ -874,6 +874,76 @@ impl<'a> Doctor<'a> {
         let role = self.role.clone();
         self.provider(issuer.as_deref(), role.as_ref());
         self.trust_policy(issuer.as_deref(), role.as_ref());
+        self.decision(role.as_ref());
+    }
+
+    /// The one STS decision ([`irsa_sts::decide`], what the local STS runs) on these inputs.
+    fn decision(&mut self, role: Option<&RoleArn>) {
+        const ID: &str = "trust.decision";
+        let inputs = self.inputs;
+        let (Some(role), Some(document), Some(token), Some(providers), Some(jwks)) = (
+            role,
+            inputs.trust_policy.as_deref(),
+            inputs.token.as_deref(),
+            inputs.providers.as_ref(),
+            inputs.jwks.as_ref(),
+        ) else {
+            self.report.skip(
+                5,
+                ID,
+                "the STS decision needs the role ARN, --trust-policy (or --aws), --token, --jwks and the providers",
+            );
+            return;
+        };
+        let registered: Vec<irsa_sts::RegisteredProvider> = providers
+            .iter()
+            .map(|p| irsa_sts::RegisteredProvider {
+                arn: format!(
+                    "arn:{}:iam::{}:oidc-provider/{}",
+                    role.partition(),
+                    role.account(),
+                    p.host_path()
+                ),
+                url: p.host_path().to_owned(),
+                client_ids: if p.client_ids.is_empty() {
+                    vec![self.expected_audience()]
+                } else {
+                    p.client_ids.clone()
+                },
+            })
+            .collect();
+        let request = irsa_sts::Request {
+            role_arn: role,
+            role: Some(irsa_sts::RoleFacts {
+                trust_policy: irsa_sts::TrustPolicy::Document(document),
+                max_session_duration: 43_200,
+            }),
+            providers: &registered,
+            token,
+            session_name: "irsa-doctor",
+            duration_seconds: 3600,
+            now: inputs.now,
+        };
+        let decision = irsa_sts::decide(&request, irsa_sts::IssuerKeys::Jwks(jwks));
+        match &decision.outcome {
+            irsa_sts::Outcome::Allow(a) => self.report.push(
+                5,
+                ID,
+                Status::Pass,
+                format!(
+                    "ALLOW: AssumeRoleWithWebIdentity gives {role} to {} (audience {}, provider {})",
+                    a.subject, a.audience, a.provider_arn
+                ),
+                "",
+            ),
+            irsa_sts::Outcome::Deny(d) => self.report.push(
+                5,
+                ID,
+                Status::Fail,
+                format!("DENY: {} ({}): {}", d.code, d.message, decision.explanation),
+                "fix what the checks above report; irsa trust-policy generates a policy that allows this ServiceAccount",
+            ),
+        }
     }
 
     fn provider(&mut self, issuer: Option<&str>, role: Option<&RoleArn>) {

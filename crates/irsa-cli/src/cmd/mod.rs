@@ -6,6 +6,7 @@ pub mod migrate;
 pub mod mutate;
 pub mod mutation_flags;
 pub mod oidc;
+pub mod operator;
 pub mod provision;
 pub mod token;
 pub mod trust_policy;

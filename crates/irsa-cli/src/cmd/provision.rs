@@ -51,7 +51,9 @@ impl AwsEndpointFlags {
         settings
     }
 
-    fn any(&self) -> bool {
+    /// Whether any endpoint is overridden (the issuer host is then not where the documents
+    /// are served, so its thumbprint is not computed).
+    pub fn any(&self) -> bool {
         self.s3_endpoint_url.is_some()
             || self.iam_endpoint_url.is_some()
             || self.sts_endpoint_url.is_some()
