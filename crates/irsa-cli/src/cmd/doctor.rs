@@ -23,7 +23,7 @@ use irsa_jose::JwkSet;
 use serde_json::{Value, json};
 
 use crate::cmd::mutate::parse_untyped;
-use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
+use crate::output::{CliError, EXIT_FAILURE, EXIT_USAGE, finish, print_stdout};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -174,7 +174,14 @@ pub fn run(args: Args) -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err((f, prefix)) => fail(f.code, &format!("{prefix}: {}", f.message)),
+        Err((f, prefix)) => {
+            let message = format!("{prefix}: {}", f.message);
+            finish::<()>(Err(if f.code == EXIT_USAGE {
+                CliError::usage(message)
+            } else {
+                CliError::failure(message)
+            }))
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use irsa_local::state::{
     Clock, DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCOUNT, DEFAULT_SECRET_ACCESS_KEY, Settings, SharedState,
 };
 
-use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
+use crate::output::{CliError, EXIT_FAILURE, Outcome, finish, write_stdout};
 
 /// Arguments of `irsa local`.
 #[derive(Debug, clap::Args)]
@@ -141,48 +141,43 @@ pub fn run(args: Args) -> ExitCode {
     let runtime = match irsa_runtime::runtime() {
         Ok(r) => r,
         Err(e) => {
-            return fail(
-                EXIT_FAILURE,
-                &format!("irsa local: cannot start runtime: {e}"),
-            );
+            return finish::<()>(Err(CliError::failure(format!(
+                "irsa local: cannot start runtime: {e}"
+            ))));
         }
     };
     match args.command {
-        None => runtime.block_on(serve(args.serve)),
-        Some(Command::Token(t)) => runtime.block_on(token(t)),
-        Some(Command::Exec(e)) => runtime.block_on(exec(e)),
+        None => finish(runtime.block_on(serve(args.serve))),
+        Some(Command::Token(t)) => finish(runtime.block_on(token(t))),
+        Some(Command::Exec(e)) => finish(runtime.block_on(exec(e))),
     }
 }
 
-async fn exec(args: ExecArgs) -> ExitCode {
-    let (env, dir) = match prepare_exec(&args).await {
-        Ok(prepared) => prepared,
-        Err(code) => return code,
-    };
+async fn exec(args: ExecArgs) -> Result<Outcome, CliError> {
+    let (env, dir) = prepare_exec(&args).await?;
     let result = irsa_local::exec::run(&env, &args.command).await;
     drop(dir); // removes the token before this process exits
     match result {
-        Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
-        Err(err) => fail(EXIT_FAILURE, &format!("irsa local exec: {err}")),
+        Ok(code) => Ok(Outcome::Status(
+            u8::try_from(code.clamp(0, 255)).unwrap_or(EXIT_FAILURE),
+        )),
+        Err(err) => Err(CliError::failure(format!("irsa local exec: {err}"))),
     }
 }
 
-async fn serve(args: ServeArgs) -> ExitCode {
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
     irsa_runtime::init_logging("info", irsa_runtime::LogFormat::Text);
     if args.account.len() != 12 || !args.account.bytes().all(|b| b.is_ascii_digit()) {
-        return fail(
-            EXIT_USAGE,
-            &format!(
-                "irsa local: --account must be 12 digits, got {:?}",
-                args.account
-            ),
-        );
+        return Err(CliError::usage(format!(
+            "irsa local: --account must be 12 digits, got {:?}",
+            args.account
+        )));
     }
     let config = match &args.config {
         None => None,
         Some(path) => match Config::load(path) {
             Ok(c) => Some(c),
-            Err(e) => return fail(EXIT_USAGE, &format!("irsa local: {e}")),
+            Err(e) => return Err(CliError::usage(format!("irsa local: {e}"))),
         },
     };
     let mut settings = Settings {
@@ -201,23 +196,21 @@ async fn serve(args: ServeArgs) -> ExitCode {
     .await
     {
         Ok(b) => b,
-        Err(e) => return fail(EXIT_FAILURE, &format!("irsa local: {e}")),
+        Err(e) => return Err(CliError::failure(format!("irsa local: {e}"))),
     };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {
-            return fail(
-                EXIT_FAILURE,
-                &format!("irsa local: cannot listen on {}: {e}", args.listen),
-            );
+            return Err(CliError::failure(format!(
+                "irsa local: cannot listen on {}: {e}",
+                args.listen
+            )));
         }
     };
     let addr = listener.local_addr().unwrap_or(args.listen);
     let state = booted.state.clone();
     let banner = banner(&state, addr, &args);
-    if print_stdout(&banner) != ExitCode::SUCCESS {
-        return ExitCode::from(EXIT_FAILURE);
-    }
+    write_stdout(&banner)?;
     let _ = std::io::stdout().flush();
     if !addr.ip().is_loopback() {
         tracing::warn!(
@@ -232,9 +225,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
     match result {
         Ok(()) => {
             tracing::info!("irsa local stopped");
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Err(e) => fail(EXIT_FAILURE, &format!("irsa local: server error: {e}")),
+        Err(e) => Err(CliError::failure(format!("irsa local: server error: {e}"))),
     }
 }
 
@@ -305,7 +298,7 @@ fn banner(state: &SharedState, addr: SocketAddr, args: &ServeArgs) -> String {
     out.trim_end().to_string()
 }
 
-async fn token(args: TokenArgs) -> ExitCode {
+async fn token(args: TokenArgs) -> Result<String, CliError> {
     let request = TokenRequest {
         cluster: args.cluster,
         namespace: args.namespace,
@@ -315,27 +308,24 @@ async fn token(args: TokenArgs) -> ExitCode {
         now: args.now,
     };
     match mint_token(&args.endpoint, &request).await {
-        Ok(TokenResponse { token, .. }) => print_stdout(&token),
-        Err(e) => fail(EXIT_FAILURE, &format!("irsa local token: {e}")),
+        Ok(TokenResponse { token, .. }) => Ok(token),
+        Err(e) => Err(CliError::failure(format!("irsa local token: {e}"))),
     }
 }
 
-async fn prepare_exec(args: &ExecArgs) -> Result<(ExecEnvironment, PrivateDir), ExitCode> {
+async fn prepare_exec(args: &ExecArgs) -> Result<(ExecEnvironment, PrivateDir), CliError> {
     let manifest = match &args.service_account_file {
         None => None,
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                fail(
-                    EXIT_USAGE,
-                    &format!("irsa local exec: cannot read {}: {e}", path.display()),
-                )
+                CliError::usage(format!(
+                    "irsa local exec: cannot read {}: {e}",
+                    path.display()
+                ))
             })?;
             Some(
                 ServiceAccountManifest::parse(&text, &args.annotation_prefix).map_err(|e| {
-                    fail(
-                        EXIT_USAGE,
-                        &format!("irsa local exec: {}: {e}", path.display()),
-                    )
+                    CliError::usage(format!("irsa local exec: {}: {e}", path.display()))
                 })?,
             )
         }
@@ -351,25 +341,25 @@ async fn prepare_exec(args: &ExecArgs) -> Result<(ExecEnvironment, PrivateDir), 
     };
     let resolved = request
         .resolve()
-        .map_err(|e| fail(EXIT_USAGE, &format!("irsa local exec: {e}")))?;
+        .map_err(|e| CliError::usage(format!("irsa local exec: {e}")))?;
     let minted = mint_token(&args.endpoint, &resolved.token)
         .await
-        .map_err(|e| fail(EXIT_FAILURE, &format!("irsa local exec: {e}")))?;
+        .map_err(|e| CliError::failure(format!("irsa local exec: {e}")))?;
     let webhook = webhook_environment(
         &resolved.identity,
         &resolved.token.namespace,
         &resolved.token.service_account,
         &minted.region,
     )
-    .map_err(|e| fail(EXIT_FAILURE, &format!("irsa local exec: {e}")))?;
+    .map_err(|e| CliError::failure(format!("irsa local exec: {e}")))?;
     let dir =
-        PrivateDir::create().map_err(|e| fail(EXIT_FAILURE, &format!("irsa local exec: {e}")))?;
+        PrivateDir::create().map_err(|e| CliError::failure(format!("irsa local exec: {e}")))?;
     let token_file = dir
         .write("token", minted.token.as_bytes())
-        .map_err(|e| fail(EXIT_FAILURE, &format!("irsa local exec: {e}")))?;
+        .map_err(|e| CliError::failure(format!("irsa local exec: {e}")))?;
     let empty = dir
         .write("aws-config", b"")
-        .map_err(|e| fail(EXIT_FAILURE, &format!("irsa local exec: {e}")))?;
+        .map_err(|e| CliError::failure(format!("irsa local exec: {e}")))?;
     Ok((
         ExecEnvironment {
             webhook,

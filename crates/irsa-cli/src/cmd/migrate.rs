@@ -15,7 +15,7 @@ use irsa_core::issuer::{ClusterId, ClusterIssuer};
 use irsa_core::trust_policy::TrustPolicyRequest;
 use irsa_migrate::{MigrateError, Options, RoleUse};
 
-use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
+use crate::output::{CliError, finish};
 
 /// `irsa migrate …`.
 #[derive(Debug, clap::Subcommand)]
@@ -69,30 +69,23 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
-struct Failure {
-    code: u8,
-    message: String,
+fn usage(message: impl std::fmt::Display) -> CliError {
+    CliError::usage(format!("irsa migrate kiam: {message}"))
 }
 
-fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        code: EXIT_USAGE,
-        message: message.into(),
-    }
+fn failure(message: impl std::fmt::Display) -> CliError {
+    CliError::failure(format!("irsa migrate kiam: {message}"))
 }
 
-fn flag(name: &'static str) -> impl Fn(InvalidValue) -> Failure {
+fn flag(name: &'static str) -> impl Fn(InvalidValue) -> CliError {
     move |e| usage(e.for_input(name).to_string())
 }
 
 fn run_kiam(args: &KiamArgs) -> ExitCode {
-    match execute(args) {
-        Ok(code) => code,
-        Err(f) => fail(f.code, &format!("irsa migrate kiam: {}", f.message)),
-    }
+    finish(execute(args))
 }
 
-fn read_input(path: &Path) -> Result<String, Failure> {
+fn read_input(path: &Path) -> Result<String, CliError> {
     if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
@@ -103,7 +96,7 @@ fn read_input(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
 }
 
-fn execute(args: &KiamArgs) -> Result<ExitCode, Failure> {
+fn execute(args: &KiamArgs) -> Result<String, CliError> {
     let region = args
         .region
         .as_deref()
@@ -132,12 +125,9 @@ fn execute(args: &KiamArgs) -> Result<ExitCode, Failure> {
     };
     let input = read_input(&args.filename)?;
     let source = args.filename.display().to_string();
-    let classify = |e: MigrateError| Failure {
-        code: match e {
-            MigrateError::Conflict { .. } => EXIT_FAILURE,
-            _ => EXIT_USAGE,
-        },
-        message: format!("{source}: {e}"),
+    let classify = |e: MigrateError| match e {
+        MigrateError::Conflict { .. } => failure(format!("{source}: {e}")),
+        _ => usage(format!("{source}: {e}")),
     };
 
     let outcome = if args.rollback {
@@ -163,18 +153,14 @@ fn execute(args: &KiamArgs) -> Result<ExitCode, Failure> {
         use std::io::Write;
         let _ = writeln!(stderr, "irsa migrate kiam: {line}");
     }
-    Ok(print_stdout(outcome.yaml.trim_end()))
+    Ok(outcome.yaml.trim_end().to_owned())
 }
 
 fn write_trust_policies(
     dir: &Path,
     issuer: &ClusterIssuer,
     roles: &[RoleUse],
-) -> Result<(), Failure> {
-    let failure = |message: String| Failure {
-        code: EXIT_FAILURE,
-        message,
-    };
+) -> Result<(), CliError> {
     for (i, role) in roles.iter().enumerate() {
         if let Some(other) = roles[..i]
             .iter()

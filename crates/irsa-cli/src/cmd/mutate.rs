@@ -25,7 +25,7 @@ use irsa_core::mutation::{
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, ServiceAccount};
 use serde_json::Value;
 
-use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
+use crate::output::{CliError, finish};
 
 /// What `irsa mutate` prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,28 +72,17 @@ pub struct Args {
     pub output: OutputFormat,
 }
 
-/// A failure with its exit status.
-struct Failure {
-    code: u8,
-    message: String,
-}
-
-fn usage(message: String) -> Failure {
-    Failure {
-        code: EXIT_USAGE,
-        message,
-    }
+/// Bad input to `irsa mutate`: exit status 2.
+fn usage(message: String) -> CliError {
+    CliError::usage(format!("irsa mutate: {message}"))
 }
 
 /// Runs the command.
 pub fn run(args: Args) -> ExitCode {
-    match execute(&args) {
-        Ok(text) => print_stdout(&text),
-        Err(f) => fail(f.code, &format!("irsa mutate: {}", f.message)),
-    }
+    finish(execute(&args))
 }
 
-fn execute(args: &Args) -> Result<String, Failure> {
+fn execute(args: &Args) -> Result<String, CliError> {
     let pod = read_pod(&args.filename)?;
     let config = args.mutation.to_config();
     let namespace = args
@@ -125,10 +114,7 @@ fn execute(args: &Args) -> Result<String, Failure> {
         .map_err(|e| usage(format!("{}: {e}", args.filename.display())))?;
     describe(&plan, &namespace, &sa_name);
 
-    let internal = |e: String| Failure {
-        code: EXIT_FAILURE,
-        message: e,
-    };
+    let internal = |e: String| CliError::failure(format!("irsa mutate: {e}"));
     match args.output {
         OutputFormat::Patch => serde_json::to_string_pretty(&plan.operations)
             .map_err(|e| internal(format!("cannot serialise the patch: {e}"))),
@@ -165,7 +151,7 @@ fn describe(plan: &mutation::MutationPlan, namespace: &str, sa_name: &str) {
     note(&line);
 }
 
-fn read_text(path: &Path, what: &str) -> Result<String, Failure> {
+fn read_text(path: &Path, what: &str) -> Result<String, CliError> {
     std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read {what} file {}: {e}", path.display())))
 }
@@ -187,7 +173,7 @@ fn read_manifest<T: serde::de::DeserializeOwned>(
     path: &Path,
     what: &str,
     kind: &str,
-) -> Result<(T, Value), Failure> {
+) -> Result<(T, Value), CliError> {
     let text = read_text(path, what)?;
     let untyped = parse_untyped(&text)
         .map_err(|e| usage(format!("{} is not valid YAML: {e}", path.display())))?;
@@ -212,7 +198,7 @@ fn read_manifest<T: serde::de::DeserializeOwned>(
     Ok((typed, untyped))
 }
 
-fn read_pod(path: &Path) -> Result<Value, Failure> {
+fn read_pod(path: &Path) -> Result<Value, CliError> {
     let (_pod, untyped): (Pod, Value) = read_manifest(path, "pod", "Pod")?;
     Ok(untyped)
 }
@@ -222,7 +208,7 @@ fn read_service_account(
     config: &WebhookConfig,
     namespace: &str,
     sa_name: &str,
-) -> Result<ServiceAccountIdentity, Failure> {
+) -> Result<ServiceAccountIdentity, CliError> {
     let (sa, _): (ServiceAccount, Value) = read_manifest(path, "ServiceAccount", "ServiceAccount")?;
     let name = sa.metadata.name.as_deref().unwrap_or_default();
     if name != sa_name {
@@ -244,7 +230,7 @@ fn read_service_account(
     ))
 }
 
-fn read_config_map(path: &Path) -> Result<RoleMapping, Failure> {
+fn read_config_map(path: &Path) -> Result<RoleMapping, CliError> {
     let (cm, _): (ConfigMap, Value) = read_manifest(path, "ConfigMap", "ConfigMap")?;
     if let Some(name) = cm
         .metadata
@@ -266,7 +252,7 @@ fn read_config_map(path: &Path) -> Result<RoleMapping, Failure> {
     Ok(mapping)
 }
 
-fn read_container_credentials(path: &Path) -> Result<ContainerCredentialsConfig, Failure> {
+fn read_container_credentials(path: &Path) -> Result<ContainerCredentialsConfig, CliError> {
     let text = read_text(path, "container-credentials config")?;
     let (config, warnings) = ContainerCredentialsConfig::parse(&text)
         .map_err(|e| usage(format!("{}: {e}", path.display())))?;

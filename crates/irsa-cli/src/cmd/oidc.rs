@@ -14,7 +14,7 @@ use irsa_jose::apiserver::{ApiserverFlagsInput, apiserver_flags};
 use irsa_jose::keys::{KeySpec, PrivateKey, RsaBits, parse_public_keys_pem};
 use irsa_jose::{DiscoveryDocument, JwkSet, PublicKey};
 
-use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
+use crate::output::{CliError, finish};
 
 /// Subcommands of `irsa oidc`.
 #[derive(Debug, clap::Subcommand)]
@@ -112,33 +112,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Thumbprint(args) => thumbprint(&args),
         Command::ApiserverFlags(args) => flags(&args),
     };
-    match result {
-        Ok(text) => print_stdout(&text),
-        Err(e) => fail(e.code, &e.message),
-    }
-}
-
-/// A failure: exit status and the one line to print.
-#[derive(Debug)]
-pub(crate) struct CliError {
-    pub(crate) code: u8,
-    pub(crate) message: String,
-}
-
-impl CliError {
-    pub(crate) fn usage(message: impl Into<String>) -> Self {
-        Self {
-            code: EXIT_USAGE,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn failure(message: impl Into<String>) -> Self {
-        Self {
-            code: EXIT_FAILURE,
-            message: message.into(),
-        }
-    }
+    finish(result)
 }
 
 /// Validates an issuer for documents and tokens: AWS-shaped HTTPS, or a loopback issuer

@@ -19,7 +19,7 @@ use irsa_operator::{Error, OperatorConfig};
 use irsa_provision::Tag;
 use tokio::sync::watch;
 
-use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail};
+use crate::output::{CliError, finish};
 
 fn duration(s: &str) -> Result<Duration, String> {
     let d = parse_go_duration(s).map_err(|e| e.to_string())?;
@@ -216,21 +216,21 @@ pub fn run(args: Args) -> ExitCode {
     let identity = identity();
     let (config, engine) = match configure(&args, &identity) {
         Ok(c) => c,
-        Err(e) => return fail(EXIT_USAGE, &format!("irsa operator: {e}")),
+        Err(e) => return finish::<()>(Err(CliError::usage(format!("irsa operator: {e}")))),
     };
     let runtime = match irsa_runtime::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            return fail(
-                EXIT_FAILURE,
-                &format!("irsa operator: cannot start the runtime: {e}"),
-            );
+            return finish::<()>(Err(CliError::failure(format!(
+                "irsa operator: cannot start the runtime: {e}"
+            ))));
         }
     };
-    match runtime.block_on(serve(args, config, engine)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(EXIT_FAILURE, &format!("irsa operator: {e}")),
-    }
+    finish(
+        runtime
+            .block_on(serve(args, config, engine))
+            .map_err(|e| CliError::failure(format!("irsa operator: {e}"))),
+    )
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use irsa_provision::plan::Outcome;
 use irsa_provision::{ClusterSpec, Desired, Options, StepPlan, Tag};
 use serde_json::json;
 
-use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
+use crate::output::{CliError, finish};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -123,24 +123,12 @@ pub struct DeprovisionArgs {
     pub identity: IdentityFlags,
 }
 
-/// A failure: exit status and the one line to print.
-struct Failure {
-    code: u8,
-    message: String,
+fn usage(command: &str, message: impl std::fmt::Display) -> CliError {
+    CliError::usage(format!("irsa {command}: {message}"))
 }
 
-fn usage(command: &str, message: impl std::fmt::Display) -> Failure {
-    Failure {
-        code: EXIT_USAGE,
-        message: format!("irsa {command}: {message}"),
-    }
-}
-
-fn failure(command: &str, message: impl std::fmt::Display) -> Failure {
-    Failure {
-        code: EXIT_FAILURE,
-        message: format!("irsa {command}: {message}"),
-    }
+fn failure(command: &str, message: impl std::fmt::Display) -> CliError {
+    CliError::failure(format!("irsa {command}: {message}"))
 }
 
 /// Runs `irsa provision`.
@@ -156,9 +144,9 @@ pub fn run_deprovision(args: DeprovisionArgs) -> ExitCode {
     finish(run_async(deprovision(args)))
 }
 
-fn run_async<F: std::future::Future<Output = Result<String, Failure>>>(
+fn run_async<F: std::future::Future<Output = Result<String, CliError>>>(
     future: F,
-) -> Result<String, Failure> {
+) -> Result<String, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -166,46 +154,30 @@ fn run_async<F: std::future::Future<Output = Result<String, Failure>>>(
     runtime.block_on(future)
 }
 
-fn finish(result: Result<String, Failure>) -> ExitCode {
-    match result {
-        Ok(text) => print_stdout(&text),
-        Err(f) => fail(f.code, &f.message),
-    }
+fn print_policy(identity: &IdentityFlags) -> ExitCode {
+    finish(iam_policy(identity))
 }
 
-fn print_policy(identity: &IdentityFlags) -> ExitCode {
-    let account = match identity
+fn iam_policy(identity: &IdentityFlags) -> Result<String, CliError> {
+    let account = identity
         .account
         .as_deref()
         .map(AccountId::parse)
         .transpose()
-    {
-        Ok(a) => a,
-        Err(e) => {
-            return fail(
-                EXIT_USAGE,
-                &format!("irsa provision: {}", e.for_input("--account")),
-            );
-        }
-    };
-    let partition = match identity.region.as_deref().map(Region::parse).transpose() {
-        Ok(r) => r.map_or(Partition::Aws, |r| r.partition()),
-        Err(e) => {
-            return fail(
-                EXIT_USAGE,
-                &format!("irsa provision: {}", e.for_input("--region")),
-            );
-        }
-    };
+        .map_err(|e| usage("provision", e.for_input("--account")))?;
+    let partition = identity
+        .region
+        .as_deref()
+        .map(Region::parse)
+        .transpose()
+        .map_err(|e| usage("provision", e.for_input("--region")))?
+        .map_or(Partition::Aws, |r| r.partition());
     let policy = irsa_provision::policy::iam_policy(partition, account.as_ref());
-    match serde_json::to_string_pretty(&policy) {
-        Ok(text) => print_stdout(&text),
-        Err(e) => fail(EXIT_FAILURE, &format!("irsa provision: {e}")),
-    }
+    serde_json::to_string_pretty(&policy).map_err(|e| failure("provision", e))
 }
 
 /// The validated identity.
-fn spec(command: &str, identity: &IdentityFlags) -> Result<ClusterSpec, Failure> {
+fn spec(command: &str, identity: &IdentityFlags) -> Result<ClusterSpec, CliError> {
     let required = |v: &Option<String>, flag: &str| {
         v.clone()
             .ok_or_else(|| usage(command, format!("{flag} is required")))
@@ -250,11 +222,11 @@ fn progress(dry_run: bool) -> impl FnMut(&StepPlan) + Send {
     }
 }
 
-fn aws_failure(command: &str, e: &EngineError) -> Failure {
+fn aws_failure(command: &str, e: &EngineError) -> CliError {
     failure(command, e)
 }
 
-async fn provision(args: ProvisionArgs) -> Result<String, Failure> {
+async fn provision(args: ProvisionArgs) -> Result<String, CliError> {
     const CMD: &str = "provision";
     let identity = &args.identity;
     let spec = spec(CMD, identity)?;
@@ -380,7 +352,7 @@ async fn provision(args: ProvisionArgs) -> Result<String, Failure> {
     }
 }
 
-async fn deprovision(args: DeprovisionArgs) -> Result<String, Failure> {
+async fn deprovision(args: DeprovisionArgs) -> Result<String, CliError> {
     const CMD: &str = "deprovision";
     let identity = &args.identity;
     let spec = spec(CMD, identity)?;

@@ -12,8 +12,8 @@ use irsa_jose::{MintRequest, Signer, Verifier, VerifyOptions};
 
 use irsa_issuer_client::{IssuerClient, IssuerClientConfig};
 
-use super::oidc::{CliError, block_on_issuer, check_issuer, read_file};
-use crate::output::{fail, print_stdout};
+use super::oidc::{block_on_issuer, check_issuer, read_file};
+use crate::output::{CliError, finish};
 
 /// Subcommands of `irsa token`.
 #[derive(Debug, clap::Subcommand)]
@@ -101,10 +101,7 @@ pub fn run(command: Command) -> ExitCode {
         Command::Mint(args) => mint(&args),
         Command::Verify(args) => verify(&args),
     };
-    match result {
-        Ok(text) => print_stdout(&text),
-        Err(e) => fail(e.code, &e.message),
-    }
+    finish(result)
 }
 
 fn unix_now() -> i64 {

@@ -4,7 +4,6 @@
 //! parsers, so that a bad value gives exactly one line naming the flag and the rule
 //! (`--account must be 12 digits, got '1234'`) and exits 2, like clap's own usage errors.
 
-use std::fmt;
 use std::process::ExitCode;
 
 use irsa_core::aws::{AccountId, Region};
@@ -13,7 +12,7 @@ use irsa_core::issuer::{ClusterId, ClusterIssuer};
 use irsa_core::k8s::SubjectPattern;
 use irsa_core::trust_policy::{Audience, TrustPolicyError, TrustPolicyRequest};
 
-use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail, print_stdout};
+use crate::output::{CliError, finish};
 
 /// Arguments of `irsa trust-policy`.
 #[derive(Debug, clap::Args)]
@@ -58,21 +57,22 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(args: Args) -> ExitCode {
-    let request = match request(&args) {
-        Ok(request) => request,
-        Err(e) => return fail(EXIT_USAGE, &e.to_string()),
-    };
-    match request.build() {
-        Ok(policy) if args.compact => print_stdout(policy.to_json_compact()),
-        Ok(policy) => print_stdout(policy.to_json_pretty()),
-        Err(e @ TrustPolicyError::TooLarge { .. }) => fail(EXIT_FAILURE, &e.to_string()),
-        Err(e) => fail(EXIT_FAILURE, &format!("irsa trust-policy: {e}")),
+    finish(execute(&args))
+}
+
+fn execute(args: &Args) -> Result<String, CliError> {
+    match request(args)?.build() {
+        Ok(policy) if args.compact => Ok(policy.to_json_compact().to_owned()),
+        Ok(policy) => Ok(policy.to_json_pretty().to_owned()),
+        Err(e @ TrustPolicyError::TooLarge { .. }) => Err(CliError::failure(e.to_string())),
+        Err(e) => Err(CliError::failure(format!("irsa trust-policy: {e}"))),
     }
 }
 
 /// Validates every flag, naming the flag in the error.
-fn request(args: &Args) -> Result<TrustPolicyRequest, UsageError> {
-    let flag = |name: &'static str| move |e: InvalidValue| e.for_input(name);
+fn request(args: &Args) -> Result<TrustPolicyRequest, CliError> {
+    let flag =
+        |name: &'static str| move |e: InvalidValue| CliError::usage(e.for_input(name).to_string());
     let account = AccountId::parse(&args.account).map_err(flag("--account"))?;
     let region = args
         .region
@@ -107,8 +107,8 @@ fn request(args: &Args) -> Result<TrustPolicyRequest, UsageError> {
         }
         (None, Some(region), Some(cluster)) => ClusterIssuer::s3(&account, region, cluster),
         // clap already requires --region and --cluster without --issuer.
-        (None, None, _) => return Err(UsageError::Missing("--region")),
-        (None, _, None) => return Err(UsageError::Missing("--cluster")),
+        (None, None, _) => return Err(missing("--region")),
+        (None, _, None) => return Err(missing("--cluster")),
     };
 
     let mut subjects = Vec::with_capacity(args.service_accounts.len());
@@ -120,7 +120,7 @@ fn request(args: &Args) -> Result<TrustPolicyRequest, UsageError> {
             } else {
                 "--service-account"
             };
-            e.for_input(name)
+            CliError::usage(e.for_input(name).to_string())
         })?;
         subjects.push(subject);
     }
@@ -133,24 +133,6 @@ fn request(args: &Args) -> Result<TrustPolicyRequest, UsageError> {
     })
 }
 
-/// A flag that is missing or breaks a rule.
-#[derive(Debug)]
-enum UsageError {
-    Invalid(InvalidValue),
-    Missing(&'static str),
-}
-
-impl From<InvalidValue> for UsageError {
-    fn from(e: InvalidValue) -> Self {
-        Self::Invalid(e)
-    }
-}
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Invalid(e) => e.fmt(f),
-            Self::Missing(flag) => write!(f, "{flag} is required unless --issuer is given"),
-        }
-    }
+fn missing(flag: &str) -> CliError {
+    CliError::usage(format!("{flag} is required unless --issuer is given"))
 }

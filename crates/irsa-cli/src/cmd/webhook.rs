@@ -14,7 +14,7 @@ use irsa_kube::parse_go_duration;
 use irsa_webhook::ServerConfig;
 use irsa_webhook::config::{ConfigError, TlsMinVersion};
 
-use crate::output::{EXIT_FAILURE, EXIT_USAGE, fail};
+use crate::output::{CliError, finish};
 
 /// Arguments of `irsa webhook` (upstream's flags plus `--bind-address` and `--tls-reload-interval`).
 #[derive(Debug, clap::Args)]
@@ -181,27 +181,21 @@ fn server_config(args: &Args) -> Result<(ServerConfig, Vec<String>), ConfigError
 
 /// Runs the command.
 pub fn run(args: Args) -> ExitCode {
-    init_logging(&args);
-    let (config, warnings) = match server_config(&args) {
-        Ok(c) => c,
-        Err(e) => return fail(EXIT_USAGE, &format!("irsa webhook: {e}")),
-    };
+    finish(execute(&args))
+}
+
+fn execute(args: &Args) -> Result<(), CliError> {
+    init_logging(args);
+    let (config, warnings) =
+        server_config(args).map_err(|e| CliError::usage(format!("irsa webhook: {e}")))?;
     for w in warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match irsa_runtime::runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            return fail(
-                EXIT_FAILURE,
-                &format!("irsa webhook: cannot start the runtime: {e}"),
-            );
-        }
-    };
-    match runtime.block_on(irsa_webhook::run(config)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(EXIT_FAILURE, &format!("irsa webhook: {e}")),
-    }
+    let runtime = irsa_runtime::runtime()
+        .map_err(|e| CliError::failure(format!("irsa webhook: cannot start the runtime: {e}")))?;
+    runtime
+        .block_on(irsa_webhook::run(config))
+        .map_err(|e| CliError::failure(format!("irsa webhook: {e}")))
 }
 
 #[cfg(test)]
