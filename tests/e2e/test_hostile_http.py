@@ -17,7 +17,9 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,31 @@ def local(preexec_fn=None):
 
 
 # --- irsa local ----------------------------------------------------------------------------
+
+def test_local_answers_413_in_the_aws_xml_error_envelope():
+    """A body over the 1 MiB limit gets AWS's XML error envelope, like every other error,
+    whether the limit is seen in Content-Length or while streaming a chunked body."""
+    body = b"Action=GetCallerIdentity&Version=2011-06-15&Pad=" + b"a" * (2 * 1024 * 1024)
+
+    def chunks():
+        for i in range(0, len(body), 65536):
+            yield body[i:i + 65536]
+
+    with local() as server:
+        for data in (body, chunks()):
+            req = urllib.request.Request(server.url + "/", data=data, method="POST", headers={
+                "Content-Type": "application/x-www-form-urlencoded"})
+            with pytest.raises(urllib.error.HTTPError) as err:
+                urllib.request.urlopen(req, timeout=10)
+            assert err.value.code == 413
+            assert err.value.headers["Content-Type"].startswith("text/xml")
+            root = ET.fromstring(err.value.read())
+            ns = {"a": root.tag[1:].split("}")[0]}
+            assert root.tag.endswith("ErrorResponse")
+            assert root.findtext("a:Error/a:Code", namespaces=ns) == "RequestEntityTooLarge"
+            assert root.findtext("a:Error/a:Type", namespaces=ns) == "Sender"
+            assert root.findtext("a:RequestId", namespaces=ns)
+
 
 def test_local_releases_partial_headers_and_slowloris():
     with local() as server:

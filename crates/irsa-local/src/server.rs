@@ -342,6 +342,21 @@ async fn documents(State(state): State<SharedState>, request: Request) -> Respon
     axum::Json(body).into_response()
 }
 
+/// The body limit answers 413 itself (tower-http for a large `Content-Length`, axum's
+/// `Bytes` extractor for a streamed body), as text/plain; clients of a Query API parse the
+/// XML error envelope, so the 413 is rewritten into it here.
+async fn too_large_as_aws_error(response: Response) -> Response {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    AwsError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        format!("Request body must be at most {MAX_BODY_BYTES} bytes"),
+    )
+    .to_response(STS_NAMESPACE, &xml::new_request_id())
+}
+
 /// The router with all routes and layers (body limit, timeout).
 pub fn router(state: SharedState) -> Router {
     Router::new()
@@ -350,6 +365,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/_irsa/health", get(health))
         .fallback(documents)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(too_large_as_aws_error))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
