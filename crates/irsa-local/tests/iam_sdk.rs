@@ -491,6 +491,46 @@ async fn role_validation_errors() {
         .await
         .expect_err("resource in trust policy");
     assert_eq!(code_status(&err).0, "MalformedPolicyDocument");
+    // A duplicate key would turn this Deny into an Allow if the last one won.
+    let duplicate = trust_policy("system:serviceaccount:default:app").replacen(
+        r#""Effect":"Allow""#,
+        r#""Effect":"Deny","Effect":"Allow""#,
+        1,
+    );
+    let err = iam
+        .create_role()
+        .role_name("duplicate-key")
+        .assume_role_policy_document(&duplicate)
+        .send()
+        .await
+        .expect_err("duplicate key in CreateRole");
+    assert_eq!(
+        code_status(&err),
+        (
+            "MalformedPolicyDocument".to_owned(),
+            400,
+            "This policy contains invalid Json".to_owned()
+        )
+    );
+    let err = iam
+        .update_assume_role_policy()
+        .role_name("Dup")
+        .policy_document(&duplicate)
+        .send()
+        .await
+        .expect_err("duplicate key in UpdateAssumeRolePolicy");
+    assert_eq!(code_status(&err).0, "MalformedPolicyDocument");
+    let stored = iam
+        .get_role()
+        .role_name("Dup")
+        .send()
+        .await
+        .expect("get role");
+    let stored = stored.role().and_then(|r| r.assume_role_policy_document());
+    assert!(
+        !stored.unwrap_or_default().contains("Deny"),
+        "the rejected document was stored: {stored:?}"
+    );
     let err = iam
         .update_role()
         .role_name("missing")

@@ -76,6 +76,7 @@ mod context;
 mod error;
 mod eval;
 mod policy;
+mod strict_json;
 mod wildcard;
 
 pub use condition::{

@@ -255,8 +255,10 @@ impl Policy {
     /// trust policy). For role trust policies use [`Policy::parse_trust_policy`], which adds the
     /// trust-only rules.
     pub fn parse(document: &str) -> Result<Policy, PolicyError> {
-        let value: Value =
-            serde_json::from_str(document).map_err(|e| PolicyError::InvalidJson {
+        // Duplicate keys are invalid JSON for a policy: serde_json would keep the last one,
+        // turning `{"Effect":"Deny","Effect":"Allow"}` into an Allow.
+        let value =
+            crate::strict_json::from_str(document).map_err(|e| PolicyError::InvalidJson {
                 detail: e.to_string(),
             })?;
         let Value::Object(top) = value else {

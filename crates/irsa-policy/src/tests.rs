@@ -387,6 +387,29 @@ fn resource_is_evaluated_for_generic_policies() {
 // ---------------------------------------------------------------- validation
 
 #[test]
+fn duplicate_keys_are_invalid_json_at_every_depth() {
+    let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::111122223333:oidc-provider/example.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"example.com:sub":"system:serviceaccount:a:b"}}}]}"#;
+    Policy::parse_trust_policy(allow).expect("the base document is valid");
+    for (from, to) in [
+        (r#""Effect":"Allow""#, r#""Effect":"Deny","Effect":"Allow""#),
+        (r#"{"Version""#, r#"{"Version":"2012-10-17","Version""#),
+        (r#""Federated""#, r#""Federated":"x","Federated""#),
+        (r#""StringEquals""#, r#""StringEquals":{},"StringEquals""#),
+        (
+            r#""example.com:sub""#,
+            r#""example.com:sub":"x","example.com:sub""#,
+        ),
+    ] {
+        let doc = allow.replacen(from, to, 1);
+        assert_ne!(doc, allow);
+        let e = parse_err(&doc);
+        assert!(matches!(e, PolicyError::InvalidJson { .. }), "{doc}: {e:?}");
+        assert!(e.to_string().contains("duplicate key"), "{e}");
+        assert!(Policy::parse_trust_policy(&doc).is_err(), "{doc}");
+    }
+}
+
+#[test]
 fn invalid_json() {
     let e = parse_err("{\"Version\": ");
     assert!(matches!(e, PolicyError::InvalidJson { .. }));
