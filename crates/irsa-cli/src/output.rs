@@ -47,6 +47,14 @@ impl CliError {
         }
     }
 
+    /// The same error with `prefix: ` (the command's name) before its message.
+    pub fn prefixed(self, prefix: &str) -> Self {
+        Self {
+            code: self.code,
+            message: format!("{prefix}: {}", self.message),
+        }
+    }
+
     /// The exit status this error ends the process with.
     pub fn code(&self) -> u8 {
         self.code

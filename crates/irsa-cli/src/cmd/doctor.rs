@@ -23,7 +23,7 @@ use irsa_jose::JwkSet;
 use serde_json::{Value, json};
 
 use crate::cmd::mutate::parse_untyped;
-use crate::output::{CliError, EXIT_FAILURE, EXIT_USAGE, finish, print_stdout};
+use crate::output::{CliError, EXIT_FAILURE, finish, print_stdout};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -143,26 +143,15 @@ pub struct PodsArgs {
     pub annotation_prefix: String,
 }
 
-struct Failure {
-    code: u8,
-    message: String,
+fn usage(message: impl Into<String>) -> CliError {
+    CliError::usage(message)
 }
 
-fn usage(message: impl Into<String>) -> Failure {
-    Failure {
-        code: EXIT_USAGE,
-        message: message.into(),
-    }
+fn failure(message: impl Into<String>) -> CliError {
+    CliError::failure(message)
 }
 
-fn failure(message: impl Into<String>) -> Failure {
-    Failure {
-        code: EXIT_FAILURE,
-        message: message.into(),
-    }
-}
-
-fn flag(name: &'static str) -> impl Fn(InvalidValue) -> Failure {
+fn flag(name: &'static str) -> impl Fn(InvalidValue) -> CliError {
     move |e| usage(e.for_input(name).to_string())
 }
 
@@ -174,31 +163,24 @@ pub fn run(args: Args) -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err((f, prefix)) => {
-            let message = format!("{prefix}: {}", f.message);
-            finish::<()>(Err(if f.code == EXIT_USAGE {
-                CliError::usage(message)
-            } else {
-                CliError::failure(message)
-            }))
-        }
+        Err((e, prefix)) => finish::<()>(Err(e.prefixed(prefix))),
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| failure(format!("runtime: {e}")))
 }
 
-fn read_text(path: &Path, what: &str) -> Result<String, Failure> {
+fn read_text(path: &Path, what: &str) -> Result<String, CliError> {
     std::fs::read_to_string(path)
         .map_err(|e| usage(format!("cannot read {what} {}: {e}", path.display())))
 }
 
 /// A manifest file as an untyped object; its `kind`, when present, must be `kind`.
-fn read_object(path: &Path, flag_name: &str, kind: &str) -> Result<Value, Failure> {
+fn read_object(path: &Path, flag_name: &str, kind: &str) -> Result<Value, CliError> {
     let text = read_text(path, flag_name)?;
     let value = parse_untyped(&text).map_err(|e| {
         usage(format!(
@@ -222,7 +204,7 @@ fn read_object(path: &Path, flag_name: &str, kind: &str) -> Result<Value, Failur
 }
 
 /// A trust policy file: a bare document, or `aws iam get-role` output (then also the ARN).
-fn read_trust_policy(path: &Path) -> Result<(String, Option<String>), Failure> {
+fn read_trust_policy(path: &Path) -> Result<(String, Option<String>), CliError> {
     let text = read_text(path, "--trust-policy")?;
     let value = parse_untyped(&text).map_err(|e| {
         usage(format!(
@@ -265,11 +247,11 @@ fn kube_settings(kubeconfig: &Path) -> irsa_kube::KubeSettings {
     }
 }
 
-fn to_value<T: serde::Serialize>(object: &T) -> Result<Value, Failure> {
+fn to_value<T: serde::Serialize>(object: &T) -> Result<Value, CliError> {
     serde_json::to_value(object).map_err(|e| failure(e.to_string()))
 }
 
-fn run_doctor(args: &Args) -> Result<ExitCode, Failure> {
+fn run_doctor(args: &Args) -> Result<ExitCode, CliError> {
     let region = args
         .region
         .as_deref()
@@ -350,7 +332,7 @@ fn run_doctor(args: &Args) -> Result<ExitCode, Failure> {
                     .namespace(&ns)
                     .await
                     .map_err(|e| failure(e.to_string()))?;
-                Ok::<_, Failure>((
+                Ok::<_, CliError>((
                     pod,
                     sa_name,
                     sa.map(|s| to_value(&s)).transpose()?,
@@ -417,7 +399,7 @@ fn run_doctor(args: &Args) -> Result<ExitCode, Failure> {
     print_report(&report, args.output)
 }
 
-fn print_report(report: &Report, output: Output) -> Result<ExitCode, Failure> {
+fn print_report(report: &Report, output: Output) -> Result<ExitCode, CliError> {
     let text = match output {
         Output::Text => report.to_text(),
         Output::Json => {
@@ -436,7 +418,7 @@ fn print_report(report: &Report, output: Output) -> Result<ExitCode, Failure> {
 }
 
 /// `--jwks FILE_OR_URL`: a URL goes through the shared issuer client.
-fn read_jwks(source: &str, args: &Args, inputs: &Inputs) -> Result<JwkSet, Failure> {
+fn read_jwks(source: &str, args: &Args, inputs: &Inputs) -> Result<JwkSet, CliError> {
     if source.starts_with("https://") || source.starts_with("http://") {
         let expected = inputs
             .issuer
@@ -477,7 +459,7 @@ fn read_aws(
     region: Option<&Region>,
     inputs: &mut Inputs,
     notes: &mut Vec<String>,
-) -> Result<(), Failure> {
+) -> Result<(), CliError> {
     let role = inputs
         .role_arn
         .clone()
@@ -517,7 +499,7 @@ fn read_aws(
             .list_oidc_providers()
             .await
             .map_err(|e| failure(format!("--aws: ListOpenIDConnectProviders: {e}")))?;
-        Ok::<_, Failure>((role_info, providers))
+        Ok::<_, CliError>((role_info, providers))
     })?;
     match (role_info, &role) {
         (Some(Some(info)), _) => {
@@ -549,7 +531,7 @@ struct Stale {
     missing: Vec<String>,
 }
 
-fn run_pods(args: &PodsArgs) -> Result<ExitCode, Failure> {
+fn run_pods(args: &PodsArgs) -> Result<ExitCode, CliError> {
     let Some(kubeconfig) = &args.kubeconfig else {
         return Err(usage("--kubeconfig is required"));
     };
@@ -638,7 +620,7 @@ fn run_pods(args: &PodsArgs) -> Result<ExitCode, Failure> {
                 }
             }
         }
-        Ok::<_, Failure>((stale, restarted))
+        Ok::<_, CliError>((stale, restarted))
     })?;
 
     let unresolved = stale
