@@ -17,7 +17,9 @@
 //!   session credentials.
 //! - [`clusters`]: local clusters (issuers with keys).
 //! - [`config`]: the YAML config, the demo default, and applying them idempotently.
-//! - [`xml`]: Query-protocol envelopes and errors.
+//! - [`validation`]: AWS's member constraints (lengths, patterns) and the one
+//!   `ValidationError` collector, for IAM, STS and the config loader.
+//! - [`xml`]: Query-protocol envelopes and errors; only well-formed XML leaves it.
 //! - [`client`], [`exec`]: the `irsa local token` / `irsa local exec` side.
 
 pub mod client;
@@ -32,4 +34,5 @@ pub mod sigv4;
 pub mod state;
 pub mod store;
 pub mod sts;
+pub mod validation;
 pub mod xml;
