@@ -4,14 +4,15 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod cmd;
 mod output;
 
 /// IAM roles for service accounts (IRSA) for Kubernetes clusters on AWS that are not EKS.
+// The version is the crate's and the git revision the binary was built from (build.rs).
 #[derive(Debug, Parser)]
-#[command(name = "irsa", version, propagate_version = true)]
+#[command(name = "irsa", version = env!("IRSA_VERSION"), propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -44,6 +45,10 @@ enum Command {
     /// Migrate manifests to IRSA from other credential systems (kiam), and back.
     #[command(subcommand)]
     Migrate(cmd::migrate::Command),
+    /// Print a shell completion script (bash, zsh, fish, powershell).
+    Completions(cmd::shell::CompletionsArgs),
+    /// Write man pages for irsa and every subcommand into a directory.
+    Man(cmd::shell::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,5 +65,7 @@ fn main() -> ExitCode {
         Command::Deprovision(args) => cmd::provision::run_deprovision(*args),
         Command::Migrate(command) => cmd::migrate::run(command),
         Command::Doctor(args) => cmd::doctor::run(*args),
+        Command::Completions(args) => cmd::shell::completions(&args, Cli::command()),
+        Command::Man(args) => cmd::shell::man(&args, Cli::command()),
     }
 }

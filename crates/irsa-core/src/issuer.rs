@@ -32,6 +32,24 @@ pub const AMR: &str = "amr";
 /// IAM's limit for an OIDC provider URL.
 pub const MAX_ISSUER_URL_CHARS: usize = 255;
 
+/// Where the discovery document lives below the issuer URL (OIDC Discovery §4): the path
+/// STS fetches, the S3 object key the provisioner uploads and the file `irsa oidc` writes.
+pub const DISCOVERY_PATH: &str = ".well-known/openid-configuration";
+/// Where the JWKS lives below the issuer URL, as the guide publishes it (the discovery
+/// document's `jwks_uri` points here).
+pub const JWKS_PATH: &str = "keys.json";
+
+/// The discovery document URL of `issuer`, `ISSUER/.well-known/openid-configuration`; the
+/// path of a path-style issuer is kept and a trailing `/` is not doubled.
+pub fn discovery_url(issuer: &str) -> String {
+    format!("{}/{DISCOVERY_PATH}", issuer.trim_end_matches('/'))
+}
+
+/// The JWKS URL of `issuer`, `ISSUER/keys.json` (same joining rule as [`discovery_url`]).
+pub fn jwks_url(issuer: &str) -> String {
+    format!("{}/{JWKS_PATH}", issuer.trim_end_matches('/'))
+}
+
 /// A cluster ID as used in the bucket name: 1 to 28 of `[a-z0-9-]`, no `-` at either end.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClusterId(String);
@@ -252,12 +270,12 @@ impl ClusterIssuer {
 
     /// The discovery document URL, `ISSUER/.well-known/openid-configuration`.
     pub fn discovery_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.url)
+        discovery_url(&self.url)
     }
 
     /// The JWKS URL as the guide's issuer publishes it, `ISSUER/keys.json`.
     pub fn jwks_url(&self) -> String {
-        format!("{}/keys.json", self.url)
+        jwks_url(&self.url)
     }
 }
 
@@ -449,6 +467,19 @@ mod tests {
         );
         // The explicit form of the same URL is the same issuer.
         assert_eq!(ClusterIssuer::from_url(i.url(), None).unwrap(), i);
+    }
+
+    #[test]
+    fn document_urls_append_to_the_path_once() {
+        assert_eq!(
+            discovery_url("https://s3.eu-west-1.amazonaws.com/b"),
+            "https://s3.eu-west-1.amazonaws.com/b/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            discovery_url("https://h/"),
+            "https://h/.well-known/openid-configuration"
+        );
+        assert_eq!(jwks_url("https://h/p/"), "https://h/p/keys.json");
     }
 
     #[test]

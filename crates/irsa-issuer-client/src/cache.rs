@@ -19,8 +19,9 @@ use irsa_jose::JwkSet;
 
 use crate::discovery::jwks_uri_from_discovery;
 use crate::fetch::{Fetch, FetchError};
-use crate::url::{check_fetch_url, discovery_url};
+use crate::url::check_fetch_url;
 use crate::{IssuerClient, IssuerClientConfig, IssuerError};
+use irsa_core::issuer::discovery_url;
 
 /// A parsed JSON Web Key Set, as a verifier wants it.
 pub trait KeySet: Send + Sync + Sized + 'static {

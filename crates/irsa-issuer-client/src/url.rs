@@ -22,14 +22,6 @@ pub fn check_fetch_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// The discovery URL of an issuer: the path of a path-style issuer is kept.
-pub fn discovery_url(issuer: &str) -> String {
-    format!(
-        "{}/.well-known/openid-configuration",
-        issuer.trim_end_matches('/')
-    )
-}
-
 /// The server a thumbprint handshake connects to, and the name it must present.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -137,17 +129,5 @@ mod tests {
         assert!(check_fetch_url("http://10.0.0.1/keys").is_err());
         assert!(check_fetch_url("ftp://idp.example.com/keys").is_err());
         assert!(check_fetch_url("not a url").is_err());
-    }
-
-    #[test]
-    fn discovery_url_appends_to_the_path() {
-        assert_eq!(
-            discovery_url("https://s3.eu-west-1.amazonaws.com/b"),
-            "https://s3.eu-west-1.amazonaws.com/b/.well-known/openid-configuration"
-        );
-        assert_eq!(
-            discovery_url("https://h/"),
-            "https://h/.well-known/openid-configuration"
-        );
     }
 }

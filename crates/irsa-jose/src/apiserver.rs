@@ -53,10 +53,13 @@ pub fn apiserver_flags(input: &ApiserverFlagsInput) -> ApiserverFlags {
     };
     flags.push(format!("--api-audiences={}", audiences.join(",")));
     let mut warnings = Vec::new();
-    if audiences.iter().any(|a| a == crate::mint::DEFAULT_AUDIENCE) {
+    if audiences
+        .iter()
+        .any(|a| a == irsa_core::trust_policy::DEFAULT_AUDIENCE)
+    {
         warnings.push(format!(
             "warning: {} is among --api-audiences: tokens minted for AWS STS would also authenticate to this cluster's API server",
-            crate::mint::DEFAULT_AUDIENCE
+            irsa_core::trust_policy::DEFAULT_AUDIENCE
         ));
     }
     if input.public_keys.is_empty() {

@@ -287,7 +287,7 @@ impl DiscoveryDocument {
         }
         Self {
             issuer: issuer.to_string(),
-            jwks_uri: format!("{issuer}/keys.json"),
+            jwks_uri: irsa_core::issuer::jwks_url(issuer),
             authorization_endpoint: "urn:kubernetes:programmatic_authorization".into(),
             response_types_supported: vec!["id_token".into()],
             subject_types_supported: vec!["public".into()],

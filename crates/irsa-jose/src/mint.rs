@@ -6,15 +6,12 @@
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RSA_PKCS1_SHA384, RSA_PKCS1_SHA512};
+use irsa_core::mutation::DEFAULT_TOKEN_EXPIRATION_SECS;
+use irsa_core::trust_policy::DEFAULT_AUDIENCE;
 use serde::Serialize;
 
 use crate::keys::{KeyError, PrivateKey, PublicKey};
 use crate::{Algorithm, Jwk, b64url};
-
-/// Default token lifetime (seconds), as the pod identity webhook requests.
-pub const DEFAULT_EXPIRATION_SECS: u64 = 86_400;
-/// The audience IRSA tokens carry by default.
-pub const DEFAULT_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// Why a token could not be minted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,7 +71,7 @@ impl MintRequest {
             service_account_uid: None,
             pod: None,
             audiences: vec![DEFAULT_AUDIENCE.to_string()],
-            expiration_secs: DEFAULT_EXPIRATION_SECS,
+            expiration_secs: DEFAULT_TOKEN_EXPIRATION_SECS,
             now,
         }
     }

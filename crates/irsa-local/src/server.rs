@@ -323,10 +323,10 @@ async fn documents(State(state): State<SharedState>, request: Request) -> Respon
         return StatusCode::NOT_FOUND.into_response();
     }
     let path = request.uri().path();
-    let (prefix, document) = if let Some(p) = path.strip_suffix("/.well-known/openid-configuration")
-    {
+    let under = |file: &str| path.strip_suffix(file).and_then(|p| p.strip_suffix('/'));
+    let (prefix, document) = if let Some(p) = under(irsa_core::issuer::DISCOVERY_PATH) {
         (p, "discovery")
-    } else if let Some(p) = path.strip_suffix("/keys.json") {
+    } else if let Some(p) = under(irsa_core::issuer::JWKS_PATH) {
         (p, "jwks")
     } else {
         return StatusCode::NOT_FOUND.into_response();

@@ -135,6 +135,10 @@ pub struct RequestParts<'a> {
     pub body: &'a [u8],
 }
 
+/// How far a request's `X-Amz-Date` may be from the server's clock, seconds: AWS's
+/// five-minute SigV4 window (a request-signing rule, unrelated to the token leeway).
+pub const MAX_SKEW_SECS: i64 = 300;
+
 /// Verification settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Settings<'a> {
@@ -142,7 +146,7 @@ pub struct Settings<'a> {
     pub service: &'a str,
     /// Current time, UNIX seconds.
     pub now: i64,
-    /// Allowed clock skew in seconds (AWS: 300).
+    /// Allowed clock skew in seconds (AWS: [`MAX_SKEW_SECS`]).
     pub max_skew: i64,
 }
 

@@ -80,7 +80,7 @@ impl Default for Settings {
             root_access_key_id: DEFAULT_ACCESS_KEY_ID.into(),
             root_secret_access_key: DEFAULT_SECRET_ACCESS_KEY.into(),
             root_account: DEFAULT_ACCOUNT.into(),
-            max_skew_seconds: 300,
+            max_skew_seconds: crate::sigv4::MAX_SKEW_SECS,
             remote_issuer: irsa_issuer_client::IssuerClientConfig::default(),
         }
     }

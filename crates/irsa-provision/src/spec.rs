@@ -18,9 +18,9 @@ pub const CLUSTER_TAG: &str = "irsa.io/cluster";
 /// convention for resources a cluster owns).
 pub const OWNED: &str = "owned";
 /// Object key of the discovery document, relative to the bucket root.
-pub const DISCOVERY_KEY: &str = ".well-known/openid-configuration";
+pub const DISCOVERY_KEY: &str = irsa_core::issuer::DISCOVERY_PATH;
 /// Object key of the JWKS, relative to the bucket root.
-pub const JWKS_KEY: &str = "keys.json";
+pub const JWKS_KEY: &str = irsa_core::issuer::JWKS_PATH;
 /// Content type of both objects.
 pub const CONTENT_TYPE: &str = "application/json";
 /// Canned ACL of both objects: STS reads them anonymously. S3 authorizes a PutObject with

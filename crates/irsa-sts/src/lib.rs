@@ -18,7 +18,7 @@
 //!    trailing slash is another issuer): `InvalidIdentityToken`, "No OpenIDConnect provider
 //!    found in your account for …";
 //! 3. the issuer's keys, then the strict [`irsa_jose::Verifier`]: signature, `iss`, `aud` ∈
-//!    the provider's client IDs, `exp`/`nbf`/`iat` with [`TOKEN_LEEWAY_SECONDS`] of skew;
+//!    the provider's client IDs, `exp`/`nbf`/`iat` with [`DEFAULT_LEEWAY_SECS`](irsa_jose::verify::DEFAULT_LEEWAY_SECS) of skew;
 //! 4. the role: a missing role is the same `AccessDenied` as a denied trust policy, checked
 //!    only once the caller proved who they are, so role names do not leak;
 //! 5. the trust policy, evaluated by [`irsa_policy`] with the keys STS sets ([`request_context`]);
@@ -36,9 +36,6 @@ use irsa_jose::verify::decode_unverified;
 use irsa_jose::{JwkSet, PublicKey, VerifiedToken, Verifier, VerifyError, VerifyOptions};
 use irsa_policy::{Evaluation, Policy, RequestContext};
 use serde_json::Value;
-
-/// Clock skew STS allows around `exp`, `nbf` and `iat`, seconds (the verifier's default).
-pub const TOKEN_LEEWAY_SECONDS: u64 = irsa_jose::verify::DEFAULT_LEEWAY_SECS;
 
 /// What STS answers for a denied trust policy or a missing role.
 pub const NOT_AUTHORIZED: &str = "Not authorized to perform sts:AssumeRoleWithWebIdentity";
@@ -288,12 +285,12 @@ impl Decision {
 }
 
 /// The verifier options STS uses for `issuer` and a provider's client IDs: exact `iss`, `aud`
-/// among the client IDs, [`TOKEN_LEEWAY_SECONDS`] of skew.
+/// among the client IDs, [`DEFAULT_LEEWAY_SECS`](irsa_jose::verify::DEFAULT_LEEWAY_SECS) of skew.
 pub fn verify_options(issuer: &str, client_ids: &[String]) -> VerifyOptions {
     VerifyOptions {
         issuer: issuer.to_owned(),
         audiences: client_ids.to_vec(),
-        leeway_secs: TOKEN_LEEWAY_SECONDS,
+        leeway_secs: irsa_jose::verify::DEFAULT_LEEWAY_SECS,
         now: None,
     }
 }

@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use irsa_core::mutation::{DEFAULT_ANNOTATION_PREFIX, ServiceAccountManifest};
+use irsa_core::issuer::{DISCOVERY_PATH, JWKS_PATH};
+use irsa_core::mutation::{
+    DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_EXPIRATION, ServiceAccountManifest,
+};
 use irsa_local::client::{DEFAULT_ENDPOINT, mint_token};
 use irsa_local::config::{BootstrapOptions, Config, bootstrap};
 use irsa_local::exec::{ExecEnvironment, ExecRequest, PrivateDir, webhook_environment};
@@ -89,7 +92,7 @@ struct TokenArgs {
     #[arg(long)]
     audience: Option<String>,
     /// Token lifetime in seconds.
-    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    #[arg(long, default_value_t = DEFAULT_TOKEN_EXPIRATION, value_name = "SECONDS")]
     expiration: i64,
     /// Issue time (UNIX seconds) instead of now, to mint already-expired tokens for tests.
     #[arg(long, value_name = "UNIX")]
@@ -255,11 +258,11 @@ fn banner(state: &SharedState, addr: SocketAddr, args: &ServeArgs) -> String {
         line(format!("    issuer     {}", c.issuer));
         line(format!("    provider   {}", c.provider_arn(c.account_id())));
         line(format!(
-            "    discovery  {endpoint}{}/.well-known/openid-configuration",
+            "    discovery  {endpoint}{}/{DISCOVERY_PATH}",
             c.path_prefix
         ));
         line(format!(
-            "    keys       {endpoint}{}/keys.json",
+            "    keys       {endpoint}{}/{JWKS_PATH}",
             c.path_prefix
         ));
     }

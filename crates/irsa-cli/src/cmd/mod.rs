@@ -8,6 +8,7 @@ pub mod mutation_flags;
 pub mod oidc;
 pub mod operator;
 pub mod provision;
+pub mod shell;
 pub mod token;
 pub mod trust_policy;
 pub mod webhook;

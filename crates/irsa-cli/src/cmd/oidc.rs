@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use irsa_aws::keydir::write_atomic;
-use irsa_core::issuer::ClusterIssuer;
+use irsa_core::issuer::{ClusterIssuer, DISCOVERY_PATH, JWKS_PATH};
 use irsa_issuer_client::{IssuerClient, IssuerClientConfig, IssuerError};
 use irsa_jose::apiserver::{ApiserverFlagsInput, apiserver_flags};
 use irsa_jose::keys::{KeySpec, PrivateKey, RsaBits, parse_public_keys_pem};
@@ -233,9 +233,8 @@ fn discovery(args: &DiscoveryArgs) -> Result<String, CliError> {
     let keys = load_public_keys("oidc discovery", &args.public_keys)?;
     let document = DiscoveryDocument::new(&args.issuer, &keys);
     let jwks = JwkSet::from_keys(&keys).to_json();
-    let well_known = args.out.join(".well-known");
-    let config_path = well_known.join("openid-configuration");
-    let jwks_path = args.out.join("keys.json");
+    let config_path = args.out.join(DISCOVERY_PATH);
+    let jwks_path = args.out.join(JWKS_PATH);
     let write = |path: &Path, value: &dyn erased::Json| -> Result<(), CliError> {
         let mut text = value
             .pretty()
@@ -248,7 +247,8 @@ fn discovery(args: &DiscoveryArgs) -> Result<String, CliError> {
             ))
         })
     };
-    fs::create_dir_all(&well_known).map_err(|e| {
+    let well_known = config_path.parent().unwrap_or(&args.out);
+    fs::create_dir_all(well_known).map_err(|e| {
         CliError::failure(format!(
             "irsa oidc discovery: cannot create {}: {e}",
             well_known.display()

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use irsa_core::mutation::DEFAULT_TOKEN_EXPIRATION_SECS;
+use irsa_core::trust_policy::DEFAULT_AUDIENCE;
 use irsa_jose::jwk::JwkSet;
-use irsa_jose::mint::{DEFAULT_AUDIENCE, DEFAULT_EXPIRATION_SECS};
 use irsa_jose::verify::DEFAULT_LEEWAY_SECS;
 use irsa_jose::{MintRequest, Signer, Verifier, VerifyOptions};
 
@@ -43,7 +44,7 @@ pub struct MintArgs {
     #[arg(long = "audience", value_name = "A")]
     pub audiences: Vec<String>,
     /// Lifetime in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_EXPIRATION_SECS)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TOKEN_EXPIRATION_SECS)]
     pub expiration: u64,
     /// Bind the token to a pod: its name (requires --pod-uid).
     #[arg(long, value_name = "N", requires = "pod_uid")]

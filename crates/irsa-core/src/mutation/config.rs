@@ -5,12 +5,15 @@
 
 /// Upstream's default `--annotation-prefix`.
 pub const DEFAULT_ANNOTATION_PREFIX: &str = "eks.amazonaws.com";
-/// Upstream's default `--token-audience`.
-pub const DEFAULT_TOKEN_AUDIENCE: &str = "sts.amazonaws.com";
+/// Upstream's default `--token-audience`: the `aws` partition's audience.
+pub const DEFAULT_TOKEN_AUDIENCE: &str = crate::trust_policy::DEFAULT_AUDIENCE;
 /// Upstream's default `--token-mount-path`.
 pub const DEFAULT_TOKEN_MOUNT_PATH: &str = "/var/run/secrets/eks.amazonaws.com/serviceaccount";
-/// Upstream's default `--token-expiration` (seconds), also the "no setting anywhere" value.
+/// Upstream's default `--token-expiration` (seconds), also the "no setting anywhere" value,
+/// and the default lifetime of every token irsa mints (`irsa token mint`, `irsa local`).
 pub const DEFAULT_TOKEN_EXPIRATION: i64 = 86_400;
+/// [`DEFAULT_TOKEN_EXPIRATION`] for APIs that take an unsigned lifetime.
+pub const DEFAULT_TOKEN_EXPIRATION_SECS: u64 = DEFAULT_TOKEN_EXPIRATION.unsigned_abs();
 /// The smallest expiration the API server accepts for a projected token; smaller values are raised.
 pub const MIN_TOKEN_EXPIRATION: i64 = 600;
 /// Name of the projected volume in STS web-identity mode (hard-coded upstream).
