@@ -8,6 +8,7 @@ use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod cmd;
 mod output;
+mod progress;
 
 /// IAM roles for service accounts (IRSA) for Kubernetes clusters on AWS that are not EKS.
 // The version is the crate's and the git revision the binary was built from (build.rs).

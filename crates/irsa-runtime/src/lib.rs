@@ -1,6 +1,7 @@
 //! Process plumbing shared by irsa's long-running servers (`irsa webhook`, `irsa local`,
-//! and the operator): the Tokio runtime, logging, waiting for SIGTERM/Ctrl-C, and the one
-//! function every HTTP listener is served with.
+//! and the operator): the Tokio runtime, logging, waiting for SIGTERM/Ctrl-C, the one
+//! function every HTTP listener is served with, and the [`progress`] interface through which
+//! long startup work is reported to whoever draws it.
 //!
 //! [`serve`] exists because a server exposed to an API server or to arbitrary local
 //! clients must bound every resource a client can hold: each phase of a connection has a
@@ -9,6 +10,7 @@
 //! fix reaches every listener (see [`serve`] for the rules).
 
 mod process;
+pub mod progress;
 mod serve;
 
 pub use process::{LogFormat, init_logging, runtime, shutdown_signal};

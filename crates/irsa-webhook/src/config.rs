@@ -76,6 +76,9 @@ pub struct ServerConfig {
     pub serve_limits: ServeLimits,
     /// Pod mutation settings, passed to the planner unchanged.
     pub mutation: WebhookConfig,
+    /// Where the ServiceAccount cache's first sync is reported (silent by default; the CLI
+    /// draws it on a terminal).
+    pub progress: irsa_runtime::progress::Reporter,
 }
 
 impl ServerConfig {
@@ -104,6 +107,7 @@ impl ServerConfig {
             enable_debugging_handlers: false,
             serve_limits: ServeLimits::default(),
             mutation,
+            progress: irsa_runtime::progress::Reporter::silent(),
         }
     }
 

@@ -21,6 +21,8 @@ use kube::runtime::watcher::Event;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::sync::{mpsc, watch};
 
+use irsa_runtime::progress::{Progress as _, Reporter};
+
 use crate::cache::ServiceAccountCache;
 use crate::metrics::Metrics;
 
@@ -34,11 +36,16 @@ pub const SERVICE_ACCOUNT_PAGE_SIZE: u32 = 250;
 
 /// Keeps `cache` in step with every ServiceAccount of the cluster until `shutdown` fires.
 /// Watch errors are logged and retried with kube-runtime's default backoff.
+///
+/// The first sync (the initial list, one unit per ServiceAccount) is reported to `progress`;
+/// later relists are not, since by then the webhook is serving.
 pub async fn watch_service_accounts(
     client: kube::Client,
     cache: Arc<ServiceAccountCache>,
+    progress: Reporter,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut first_sync = true;
     let api: Api<PartialObjectMeta<ServiceAccount>> = Api::all(client);
     let config = watcher::Config::default().page_size(SERVICE_ACCOUNT_PAGE_SIZE);
     let stream = watcher(api, config).default_backoff();
@@ -46,14 +53,22 @@ pub async fn watch_service_accounts(
     loop {
         let event = tokio::select! {
             event = stream.next() => event,
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => break,
         };
         match event {
-            None => return,
-            Some(Ok(Event::Init)) => cache.begin_relist(),
+            None => break,
+            Some(Ok(Event::Init)) => {
+                if first_sync {
+                    progress.start("syncing the ServiceAccount cache", None);
+                }
+                cache.begin_relist();
+            }
             Some(Ok(Event::InitApply(sa) | Event::Apply(sa))) => {
                 if let (Some(ns), Some(name)) = (&sa.metadata.namespace, &sa.metadata.name) {
                     cache.apply(ns, name, sa.metadata.annotations.as_ref());
+                }
+                if first_sync {
+                    progress.advance(1);
                 }
             }
             Some(Ok(Event::Delete(sa))) => {
@@ -61,9 +76,17 @@ pub async fn watch_service_accounts(
                     cache.delete(ns, name);
                 }
             }
-            Some(Ok(Event::InitDone)) => cache.end_relist(),
+            Some(Ok(Event::InitDone)) => {
+                cache.end_relist();
+                if std::mem::take(&mut first_sync) {
+                    progress.finish();
+                }
+            }
             Some(Err(e)) => tracing::warn!(error = %e, "ServiceAccount watch failed; retrying"),
         }
+    }
+    if first_sync {
+        progress.finish();
     }
 }
 

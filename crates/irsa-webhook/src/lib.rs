@@ -106,6 +106,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningWebhook, WebhookError>
     tasks.spawn(kube_sources::watch_service_accounts(
         client.clone(),
         cache.clone(),
+        config.progress.clone(),
         shutdown_rx.clone(),
     ));
     let mapping = if config.watch_config_map {

@@ -14,7 +14,7 @@ use irsa_core::mutation::{
     DEFAULT_ANNOTATION_PREFIX, DEFAULT_TOKEN_EXPIRATION, ServiceAccountManifest,
 };
 use irsa_local::client::{DEFAULT_ENDPOINT, mint_token};
-use irsa_local::config::{BootstrapOptions, Config, bootstrap};
+use irsa_local::config::{BootstrapOptions, Config, bootstrap_with_progress};
 use irsa_local::exec::{ExecEnvironment, ExecRequest, PrivateDir, webhook_environment};
 use irsa_local::server::{TokenRequest, TokenResponse};
 use irsa_local::state::{
@@ -22,6 +22,7 @@ use irsa_local::state::{
 };
 
 use crate::output::{CliError, EXIT_FAILURE, Outcome, finish, write_stdout};
+use crate::progress::Bar;
 
 /// Arguments of `irsa local`.
 #[derive(Debug, clap::Args)]
@@ -190,12 +191,15 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         ..Settings::default()
     };
     settings.remote_issuer.ca_file.clone_from(&args.ca_file);
-    let booted = match bootstrap(BootstrapOptions {
-        data_dir: args.data_dir.clone(),
-        config,
-        settings,
-        clock: Clock::system(),
-    })
+    let booted = match bootstrap_with_progress(
+        BootstrapOptions {
+            data_dir: args.data_dir.clone(),
+            config,
+            settings,
+            clock: Clock::system(),
+        },
+        &Bar::stderr(),
+    )
     .await
     {
         Ok(b) => b,

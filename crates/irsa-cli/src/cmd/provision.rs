@@ -15,7 +15,10 @@ use irsa_provision::plan::Outcome;
 use irsa_provision::{ClusterSpec, Desired, Options, StepPlan, Tag};
 use serde_json::json;
 
+use irsa_runtime::progress::Progress as _;
+
 use crate::output::{CliError, finish};
+use crate::progress::Bar;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -208,17 +211,22 @@ fn stderr_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-fn progress(dry_run: bool) -> impl FnMut(&StepPlan) + Send {
+/// The per-step callback of a pass: each step's line on stderr, and the step counted on the
+/// progress spinner (drawn only on a terminal), which `what` names.
+fn progress(dry_run: bool, bar: &Bar, what: String) -> impl FnMut(&StepPlan) + Send + use<> {
+    let bar = bar.clone();
+    bar.start(&what, None);
     move |step: &StepPlan| {
         if dry_run && step.outcome != Outcome::UpToDate && step.outcome != Outcome::Absent {
-            stderr_line(&format!(
+            bar.line(&format!(
                 "{} (dry run: would be {})",
                 step.progress_line(),
                 step.outcome.as_str()
             ));
         } else {
-            stderr_line(&step.progress_line());
+            bar.line(&step.progress_line());
         }
+        bar.advance(1);
     }
 }
 
@@ -282,8 +290,13 @@ async fn provision(args: ProvisionArgs) -> Result<String, CliError> {
 
     let clients = Clients::from_env(identity.endpoints.settings(spec.region().clone())).await;
     let engine = Engine::new(&clients);
-    let mut on_step = progress(identity.dry_run);
-    let report = engine
+    let bar = Bar::stderr();
+    let mut on_step = progress(
+        identity.dry_run,
+        &bar,
+        format!("provisioning {}", spec.cluster()),
+    );
+    let result = engine
         .provision(
             &desired,
             RunOptions {
@@ -291,8 +304,9 @@ async fn provision(args: ProvisionArgs) -> Result<String, CliError> {
             },
             &mut on_step,
         )
-        .await
-        .map_err(|e| aws_failure(CMD, &e))?;
+        .await;
+    bar.finish();
+    let report = result.map_err(|e| aws_failure(CMD, &e))?;
 
     let public_paths: Vec<String> = keys
         .paths_of(&published)
@@ -358,8 +372,13 @@ async fn deprovision(args: DeprovisionArgs) -> Result<String, CliError> {
     let spec = spec(CMD, identity)?;
     let clients = Clients::from_env(identity.endpoints.settings(spec.region().clone())).await;
     let engine = Engine::new(&clients);
-    let mut on_step = progress(identity.dry_run);
-    let report = engine
+    let bar = Bar::stderr();
+    let mut on_step = progress(
+        identity.dry_run,
+        &bar,
+        format!("deprovisioning {}", spec.cluster()),
+    );
+    let result = engine
         .deprovision(
             &spec,
             RunOptions {
@@ -367,8 +386,9 @@ async fn deprovision(args: DeprovisionArgs) -> Result<String, CliError> {
             },
             &mut on_step,
         )
-        .await
-        .map_err(|e| aws_failure(CMD, &e))?;
+        .await;
+    bar.finish();
+    let report = result.map_err(|e| aws_failure(CMD, &e))?;
     print_calls(&report);
     let closing = closing_line(&report);
     match identity.output {

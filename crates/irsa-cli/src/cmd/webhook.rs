@@ -186,8 +186,9 @@ pub fn run(args: Args) -> ExitCode {
 
 fn execute(args: &Args) -> Result<(), CliError> {
     init_logging(args);
-    let (config, warnings) =
+    let (mut config, warnings) =
         server_config(args).map_err(|e| CliError::usage(format!("irsa webhook: {e}")))?;
+    config.progress = crate::progress::Bar::stderr().reporter();
     for w in warnings {
         tracing::warn!("{w}");
     }

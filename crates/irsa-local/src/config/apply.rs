@@ -4,6 +4,7 @@
 //! creation dates), so applying twice writes nothing and a restart never rotates a key.
 
 use irsa_core::aws::Partition;
+use irsa_runtime::progress::Progress;
 
 use super::ConfigError;
 use super::plan::plan;
@@ -22,13 +23,28 @@ pub struct ApplyReport {
 
 /// Applies `config` to `store`: creates missing clusters (with new keys), providers and
 /// roles, updates changed ones, and commits everything in one transaction.
-pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<ApplyReport, ConfigError> {
+///
+/// `progress` counts one unit per cluster (a new one costs a key generation) and per role;
+/// it is finished on every return.
+pub async fn apply(
+    store: &Store,
+    config: &Config,
+    now: i64,
+    progress: &dyn Progress,
+) -> Result<ApplyReport, ConfigError> {
     let planned = plan(config)?;
     let (planned_clusters, planned_roles) = (planned.clusters, planned.roles);
+    let total = planned_clusters.len() + planned_roles.len();
+    progress.start(
+        "applying the config",
+        Some(u64::try_from(total).unwrap_or(u64::MAX)),
+    );
+    let _finish = Finish(progress);
     let _guard = store.write_lock().await;
     let mut writes = Vec::new();
     let mut report = ApplyReport::default();
     for c in &planned_clusters {
+        progress.advance(1);
         match store.get_cluster(&c.name) {
             Some(existing) => {
                 let updated = ClusterRecord {
@@ -103,6 +119,7 @@ pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<ApplyRepo
     }
 
     for r in planned_roles {
+        progress.advance(1);
         match store.get_role(&r.account, &r.name) {
             Some(existing) => {
                 let updated = Role {
@@ -136,24 +153,95 @@ pub async fn apply(store: &Store, config: &Config, now: i64) -> Result<ApplyRepo
     Ok(report)
 }
 
+/// Finishes the progress when dropped, whichever way [`apply`] returns.
+struct Finish<'a>(&'a dyn Progress);
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        self.0.finish();
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
+    use irsa_runtime::progress::Reporter;
+
     use super::*;
 
+    /// Every progress call, in order.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Progress for Recorder {
+        fn start(&self, what: &str, total: Option<u64>) {
+            self.log(format!("start {what} {total:?}"));
+        }
+        fn advance(&self, units: u64) {
+            self.log(format!("advance {units}"));
+        }
+        fn finish(&self) {
+            self.log("finish".into());
+        }
+    }
+
+    impl Recorder {
+        fn log(&self, entry: String) {
+            self.0.lock().expect("lock").push(entry);
+        }
+        fn calls(&self) -> Vec<String> {
+            self.0.lock().expect("lock").clone()
+        }
+    }
+
     const YAML: &str = include_str!("../../tests/fixtures/config-three-accounts.yaml");
+
+    #[tokio::test]
+    async fn progress_counts_every_cluster_and_role_and_always_finishes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let config = Config::parse("t", YAML).expect("parse");
+        let units = config.clusters.len() + config.roles.len();
+        assert!(units > 3, "the fixture has several clusters and roles");
+
+        let recorder = Recorder::default();
+        apply(&store, &config, 100, &recorder).await.expect("apply");
+        let mut expected = vec![format!("start applying the config Some({units})")];
+        expected.extend(std::iter::repeat_n("advance 1".to_owned(), units));
+        expected.push("finish".into());
+        assert_eq!(recorder.calls(), expected);
+
+        // A config that fails its checks reports nothing, and a second, converged apply the
+        // same count again (nothing is written, every item is still looked at).
+        let mut bad = config.clone();
+        bad.roles[0].cluster = Some("no-such-cluster".into());
+        let failing = Recorder::default();
+        assert!(apply(&store, &bad, 200, &failing).await.is_err());
+        assert!(failing.calls().is_empty(), "{:?}", failing.calls());
+        let again = Recorder::default();
+        apply(&store, &config, 300, &again)
+            .await
+            .expect("apply again");
+        assert_eq!(again.calls(), expected);
+    }
 
     #[tokio::test]
     async fn apply_is_idempotent_and_cross_account() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
         let config = Config::parse("t", YAML).expect("parse");
-        let first = apply(&store, &config, 100).await.expect("apply");
+        let first = apply(&store, &config, 100, &Reporter::silent())
+            .await
+            .expect("apply");
         assert!(first.writes > 0);
         assert_eq!(first.clusters_created, vec!["alpha", "beta"]);
         let key = store.get_cluster("alpha").expect("alpha").private_key_pem;
         let role_id = store.get_role("000000000000", "app").expect("app").role_id;
 
-        let second = apply(&store, &config, 200).await.expect("apply again");
+        let second = apply(&store, &config, 200, &Reporter::silent())
+            .await
+            .expect("apply again");
         assert_eq!(second, ApplyReport::default());
         assert_eq!(
             store.get_cluster("alpha").expect("alpha").private_key_pem,
@@ -188,7 +276,9 @@ mod tests {
         // A changed config updates in place.
         let mut changed = config.clone();
         changed.roles[0].max_session_duration = Some(3600);
-        let third = apply(&store, &changed, 300).await.expect("apply changed");
+        let third = apply(&store, &changed, 300, &Reporter::silent())
+            .await
+            .expect("apply changed");
         assert_eq!(third.writes, 1);
         let app2 = store.get_role("000000000000", "app").expect("app");
         assert_eq!(app2.max_session_duration, 3600);
@@ -201,7 +291,9 @@ mod tests {
         let config = Config::parse("deploy/local/example.yaml", yaml).expect("example parses");
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(dir.path()).expect("open");
-        let report = apply(&store, &config, 1).await.expect("example applies");
+        let report = apply(&store, &config, 1, &Reporter::silent())
+            .await
+            .expect("example applies");
         assert_eq!(report.clusters_created, vec!["dev", "prod"]);
         let payments = store
             .get_role("111111111111", "payments")

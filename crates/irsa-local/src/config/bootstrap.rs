@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use irsa_runtime::progress::{Progress, Reporter};
+
 use super::ConfigError;
 use super::apply::{ApplyReport, apply};
 use super::schema::{ClusterConfig, Config, RoleConfig};
@@ -64,12 +66,21 @@ pub struct Bootstrapped {
 /// Opens the store, applies the config (or the demo on an empty data directory), drops
 /// expired sessions and loads the clusters.
 pub async fn bootstrap(options: BootstrapOptions) -> Result<Bootstrapped, ConfigError> {
+    bootstrap_with_progress(options, &Reporter::silent()).await
+}
+
+/// [`bootstrap`], reporting the config's application to `progress` (`irsa local` draws it
+/// on a terminal: a large config generates a key per new cluster).
+pub async fn bootstrap_with_progress(
+    options: BootstrapOptions,
+    progress: &dyn Progress,
+) -> Result<Bootstrapped, ConfigError> {
     let store = Store::open(&options.data_dir)?;
     let now = options.clock.now();
     let report = match &options.config {
-        Some(config) => apply(&store, config, now).await?,
+        Some(config) => apply(&store, config, now, progress).await?,
         None if store.list_clusters().is_empty() && store.all_roles().is_empty() => {
-            apply(&store, &Config::demo(), now).await?
+            apply(&store, &Config::demo(), now, progress).await?
         }
         None => ApplyReport::default(),
     };

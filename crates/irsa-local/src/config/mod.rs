@@ -23,7 +23,7 @@ pub mod plan;
 pub mod schema;
 
 pub use apply::{ApplyReport, apply};
-pub use bootstrap::{BootstrapOptions, Bootstrapped, bootstrap};
+pub use bootstrap::{BootstrapOptions, Bootstrapped, bootstrap, bootstrap_with_progress};
 pub use schema::{ClusterConfig, Config, RoleConfig};
 
 use crate::clusters::ClusterError;
