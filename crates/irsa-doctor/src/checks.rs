@@ -14,7 +14,7 @@ use irsa_policy::{Effect, Policy, Principal, PrincipalType};
 use json_patch::PatchOperation;
 use serde_json::{Map, Value};
 
-use crate::report::{Report, Status};
+use crate::report::{Report, Status, Verdict};
 use crate::{Inputs, ProviderInfo};
 
 /// Runs every check that its inputs allow.
@@ -880,9 +880,19 @@ impl<'a> Doctor<'a> {
     fn decision(&mut self, role: Option<&RoleArn>) {
         const ID: &str = "trust.decision";
         let inputs = self.inputs;
-        let (Some(role), Some(document), Some(token), Some(providers), Some(jwks)) = (
+        // A role IAM says does not exist is decided too: STS answers AccessDenied for it
+        // once the token is proven, and the token checks come first.
+        let facts = match (inputs.trust_policy.as_deref(), inputs.role_missing) {
+            (Some(document), _) => Some(Some(irsa_sts::RoleFacts {
+                trust_policy: irsa_sts::TrustPolicy::Document(document),
+                max_session_duration: 43_200,
+            })),
+            (None, true) => Some(None),
+            (None, false) => None,
+        };
+        let (Some(role), Some(facts), Some(token), Some(providers), Some(jwks)) = (
             role,
-            inputs.trust_policy.as_deref(),
+            facts,
             inputs.token.as_deref(),
             inputs.providers.as_ref(),
             inputs.jwks.as_ref(),
@@ -913,10 +923,7 @@ impl<'a> Doctor<'a> {
             .collect();
         let request = irsa_sts::Request {
             role_arn: role,
-            role: Some(irsa_sts::RoleFacts {
-                trust_policy: irsa_sts::TrustPolicy::Document(document),
-                max_session_duration: 43_200,
-            }),
+            role: facts,
             providers: &registered,
             token,
             session_name: "irsa-doctor",
@@ -925,23 +932,39 @@ impl<'a> Doctor<'a> {
         };
         let decision = irsa_sts::decide(&request, irsa_sts::IssuerKeys::Jwks(jwks));
         match &decision.outcome {
-            irsa_sts::Outcome::Allow(a) => self.report.push(
-                5,
-                ID,
-                Status::Pass,
-                format!(
-                    "ALLOW: AssumeRoleWithWebIdentity gives {role} to {} (audience {}, provider {})",
-                    a.subject, a.audience, a.provider_arn
-                ),
-                "",
-            ),
-            irsa_sts::Outcome::Deny(d) => self.report.push(
-                5,
-                ID,
-                Status::Fail,
-                format!("DENY: {} ({}): {}", d.code, d.message, decision.explanation),
-                "fix what the checks above report; irsa trust-policy generates a policy that allows this ServiceAccount",
-            ),
+            irsa_sts::Outcome::Allow(a) => {
+                self.report.decision = Some(Verdict {
+                    verdict: "ALLOW",
+                    code: None,
+                    status: 200,
+                    message: a.subject.clone(),
+                });
+                self.report.push(
+                    5,
+                    ID,
+                    Status::Pass,
+                    format!(
+                        "ALLOW: AssumeRoleWithWebIdentity gives {role} to {} (audience {}, provider {})",
+                        a.subject, a.audience, a.provider_arn
+                    ),
+                    "",
+                );
+            }
+            irsa_sts::Outcome::Deny(d) => {
+                self.report.decision = Some(Verdict {
+                    verdict: "DENY",
+                    code: Some(d.code),
+                    status: d.status,
+                    message: d.message.clone(),
+                });
+                self.report.push(
+                    5,
+                    ID,
+                    Status::Fail,
+                    format!("DENY: {} ({}): {}", d.code, d.message, decision.explanation),
+                    "fix what the checks above report; irsa trust-policy generates a policy that allows this ServiceAccount",
+                );
+            }
         }
     }
 
@@ -1016,8 +1039,19 @@ impl<'a> Doctor<'a> {
 
     fn trust_policy(&mut self, issuer: Option<&str>, role: Option<&RoleArn>) {
         let Some(document) = &self.inputs.trust_policy else {
-            self.report
-                .skip(5, "trust.federated", "no --trust-policy given");
+            if self.inputs.role_missing {
+                let name = role.map_or_else(|| "the role".to_owned(), ToString::to_string);
+                self.report.push(
+                    5,
+                    "trust.federated",
+                    Status::Fail,
+                    format!("{name} does not exist (iam:GetRole: NoSuchEntity); STS answers AccessDenied, as for a denied trust policy"),
+                    "create the role with the trust policy irsa trust-policy prints, or fix the role ARN",
+                );
+            } else {
+                self.report
+                    .skip(5, "trust.federated", "no --trust-policy given");
+            }
             return;
         };
         let policy = match Policy::parse_trust_policy(document) {

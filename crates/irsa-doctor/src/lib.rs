@@ -27,7 +27,7 @@ mod checks;
 pub mod report;
 
 pub use checks::{Missing, Owner, annotations, diagnose, missing_injection, owner, restart_remedy};
-pub use report::{Check, Report, Status};
+pub use report::{Check, Report, Status, Verdict};
 
 use irsa_core::aws::{AccountId, Region};
 use irsa_core::issuer::ClusterIssuer;
@@ -68,6 +68,9 @@ pub struct Inputs {
     pub trust_policy: Option<String>,
     /// The role ARN (`--role-arn`, or from `aws iam get-role`).
     pub role_arn: Option<String>,
+    /// IAM said the role does not exist (`--aws`: `GetRole` answered `NoSuchEntity`). STS
+    /// then answers `AccessDenied`, as for a denied trust policy.
+    pub role_missing: bool,
     /// The token file's content.
     pub token: Option<String>,
     /// The issuer's keys.

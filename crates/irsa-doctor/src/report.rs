@@ -47,11 +47,27 @@ pub struct Check {
     pub remedy: String,
 }
 
+/// What `AssumeRoleWithWebIdentity` answers for these inputs ([`irsa_sts::decide`]), as
+/// data, so a script can compare it with what STS answered without parsing evidence text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// `ALLOW` or `DENY`.
+    pub verdict: &'static str,
+    /// The AWS error code (`AccessDenied`, `InvalidIdentityToken`, …); `None` on ALLOW.
+    pub code: Option<&'static str>,
+    /// The HTTP status STS answers with (200 on ALLOW).
+    pub status: u16,
+    /// STS's error message; on ALLOW the subject credentials are issued for.
+    pub message: String,
+}
+
 /// Every check, in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Report {
     /// The checks.
     pub checks: Vec<Check>,
+    /// The STS decision, when the inputs were enough to run it.
+    pub decision: Option<Verdict>,
 }
 
 impl Report {
@@ -131,6 +147,7 @@ impl Report {
                 "fail": self.count(Status::Fail),
                 "skip": self.count(Status::Skip),
             },
+            "decision": self.decision,
             "ok": !self.failed(),
         })
     }

@@ -40,7 +40,10 @@ pub enum Output {
 #[command(after_help = "Examples:\n  \
     irsa doctor --pod pod.yaml --service-account sa.yaml --trust-policy role.json \\\n    \
     --token token --jwks keys.json --account 123456789012 --region eu-west-1 --cluster abc12 \\\n    \
-    --provider-url https://s3.eu-west-1.amazonaws.com/123456789012-g8s-abc12-oidc-pod-identity\n  \
+    --provider-url https://s3.eu-west-1.amazonaws.com/123456789012-g8s-abc12-oidc-pod-identity \\\n    \
+    --client-id sts.amazonaws.com\n  \
+    AWS_ENDPOINT_URL_IAM=http://127.0.0.1:8787 irsa doctor --aws --role-arn ARN --token token \\\n    \
+    --jwks http://127.0.0.1:8787/000000000000-g8s-demo-oidc-pod-identity/keys.json\n  \
     irsa doctor --kubeconfig ~/.kube/config --namespace NS --pod NAME --aws\n  \
     irsa doctor pods --kubeconfig ~/.kube/config --all-namespaces --restart")]
 pub struct Args {
@@ -76,9 +79,15 @@ pub struct Args {
     /// The cluster ID.
     #[arg(long, value_name = "CLUSTER_ID")]
     pub cluster: Option<String>,
-    /// An IAM OIDC provider URL registered in the role's account (repeat for several).
-    #[arg(long = "provider-url", value_name = "URL")]
+    /// An IAM OIDC provider registered in the role's account (repeat for several), with its
+    /// client IDs after `#` when they differ per provider: `URL#sts.amazonaws.com,other`.
+    #[arg(long = "provider-url", value_name = "URL[#CLIENT_ID,…]")]
     pub provider_urls: Vec<String>,
+    /// A client ID (audience) of the --provider-url providers (repeat for several; a
+    /// provider's own `#…` list wins). Without either, the webhook's audience is assumed,
+    /// so a token with any other `aud` gets STS's "Incorrect token audience".
+    #[arg(long = "client-id", value_name = "ID")]
+    pub client_ids: Vec<String>,
     /// The role ARN to check (default: the ServiceAccount's annotation).
     #[arg(long, value_name = "ARN")]
     pub role_arn: Option<String>,
@@ -91,7 +100,9 @@ pub struct Args {
     /// Read the pod, its ServiceAccount and Namespace from this cluster.
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// Read the role and the account's OIDC providers from IAM (AWS SDK credentials).
+    /// Read the role and the account's OIDC providers with their client IDs from IAM (the
+    /// AWS SDK's credential chain; `AWS_ENDPOINT_URL_IAM` or --iam-endpoint-url to point it
+    /// at `irsa local`).
     #[arg(long)]
     pub aws: bool,
     /// IAM endpoint for --aws (e.g. `irsa local`'s http://127.0.0.1:8787).
@@ -368,18 +379,19 @@ fn run_doctor(args: &Args) -> Result<ExitCode, CliError> {
         inputs.providers = Some(
             args.provider_urls
                 .iter()
-                .map(|url| ProviderInfo {
-                    url: url.clone(),
-                    client_ids: Vec::new(),
-                })
-                .collect(),
+                .map(|flag| provider_flag(flag, &args.client_ids))
+                .collect::<Result<_, _>>()?,
         );
+    } else if !args.client_ids.is_empty() {
+        return Err(usage(
+            "--client-id names the client IDs of the --provider-url providers: give --provider-url (with --aws they are read from IAM)",
+        ));
     }
     if let Some(jwks) = &args.jwks {
         inputs.jwks = Some(read_jwks(jwks, args, &inputs)?);
     }
     if args.aws {
-        read_aws(args, region.as_ref(), &mut inputs, &mut notes)?;
+        read_aws(args, region.as_ref(), &mut inputs)?;
     }
 
     let report = irsa_doctor::diagnose(&inputs);
@@ -407,6 +419,36 @@ fn print_report(report: &Report, output: Output) -> Result<ExitCode, CliError> {
         ExitCode::from(EXIT_FAILURE)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// IAM's limit on one client ID's length (`CreateOpenIDConnectProvider`'s `ClientIDList`).
+const MAX_CLIENT_ID_LEN: usize = 255;
+
+/// `--provider-url URL[#ID,…]`: the provider's URL and client IDs, the `#` list, else
+/// every `--client-id`, else none (unknown: the decision assumes the webhook's audience).
+fn provider_flag(flag: &str, client_ids: &[String]) -> Result<ProviderInfo, CliError> {
+    let (url, inline) = match flag.split_once('#') {
+        Some((url, list)) => (url, Some(list)),
+        None => (flag, None),
+    };
+    if url.is_empty() {
+        return Err(usage(format!("--provider-url {flag:?}: the URL is empty")));
+    }
+    let ids: Vec<String> = match inline {
+        Some(list) => list.split(',').map(str::to_owned).collect(),
+        None => client_ids.to_vec(),
+    };
+    for id in &ids {
+        if id.is_empty() || id.len() > MAX_CLIENT_ID_LEN {
+            return Err(usage(format!(
+                "--provider-url {flag:?} / --client-id: a client ID is 1 to {MAX_CLIENT_ID_LEN} characters, got {id:?}"
+            )));
+        }
+    }
+    Ok(ProviderInfo {
+        url: url.to_owned(),
+        client_ids: ids,
     })
 }
 
@@ -447,12 +489,7 @@ fn read_jwks(source: &str, args: &Args, inputs: &Inputs) -> Result<JwkSet, CliEr
 }
 
 /// `--aws`: the role's trust policy (GetRole) and the account's OIDC providers.
-fn read_aws(
-    args: &Args,
-    region: Option<&Region>,
-    inputs: &mut Inputs,
-    notes: &mut Vec<String>,
-) -> Result<(), CliError> {
+fn read_aws(args: &Args, region: Option<&Region>, inputs: &mut Inputs) -> Result<(), CliError> {
     let role = inputs
         .role_arn
         .clone()
@@ -501,9 +538,7 @@ fn read_aws(
                 inputs.role_arn = Some(info.arn);
             }
         }
-        (Some(None), Some(r)) => notes.push(format!(
-            "role {r} does not exist (iam:GetRole: NoSuchEntity); STS answers AccessDenied"
-        )),
+        (Some(None), Some(_)) => inputs.role_missing = true,
         _ => {}
     }
     let mut list: Vec<ProviderInfo> = inputs.providers.take().unwrap_or_default();
@@ -704,4 +739,44 @@ async fn restart(
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(flag: &str, client_ids: &[&str]) -> Result<Vec<String>, String> {
+        let owned: Vec<String> = client_ids.iter().map(|s| (*s).to_owned()).collect();
+        provider_flag(flag, &owned)
+            .map(|p| p.client_ids)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn provider_client_ids_come_from_the_fragment_then_the_flag() {
+        assert_eq!(
+            ids("https://issuer.example/x#a,b", &["c"]),
+            Ok(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(
+            ids("https://issuer.example/x", &["c"]),
+            Ok(vec!["c".to_owned()])
+        );
+        assert_eq!(ids("https://issuer.example/x", &[]), Ok(Vec::new()));
+        let url = provider_flag("https://issuer.example/x#a", &[]).map(|p| p.url);
+        assert_eq!(url.ok().as_deref(), Some("https://issuer.example/x"));
+    }
+
+    #[test]
+    fn empty_or_oversized_client_ids_are_usage_errors() {
+        for bad in [
+            "https://issuer.example/x#".to_owned(),
+            "https://issuer.example/x#a,,b".to_owned(),
+            format!("https://issuer.example/x#{}", "a".repeat(256)),
+            "#a".to_owned(),
+        ] {
+            let err = ids(&bad, &[]).expect_err(&bad);
+            assert!(err.contains("--provider-url"), "{err}");
+        }
+    }
 }
