@@ -10,7 +10,7 @@ use http::StatusCode;
 use irsa_core::aws::{OidcProviderArn, Partition};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::server::QueryRequest;
+use crate::query::QueryRequest;
 use crate::state::{Caller, SharedState};
 use crate::store::{Provider, Role, Tag, Write};
 use crate::validation::{self, Violations};
