@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use irsa_core::aws::{Partition, Region};
+use irsa_core::aws::{AccountId, Partition, Region};
 
 use crate::clusters::Clusters;
 use crate::query::QueryRequest;
@@ -123,11 +123,6 @@ impl Caller {
     }
 }
 
-/// Whether `s` is a 12-digit AWS account ID.
-pub fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Everything handlers share.
 #[derive(Debug)]
 pub struct AppState {
@@ -176,7 +171,7 @@ impl AppState {
             if akid == self.settings.root_access_key_id {
                 return Some(root());
             }
-            if is_account_id(akid) {
+            if AccountId::parse(akid).is_ok() {
                 account = akid.to_string();
                 return Some(root());
             }
