@@ -18,7 +18,9 @@
 //! - [`clusters`]: local clusters (issuers with keys).
 //! - [`config`]: the YAML config ([`config::schema`]), its desired state ([`config::plan`]),
 //!   applying it to the store ([`config::apply`]) and the demo default ([`config::bootstrap`]).
-//! - [`xml`]: Query-protocol envelopes and errors.
+//! - [`validation`]: AWS's member constraints (lengths, patterns) and the one
+//!   `ValidationError` collector, for IAM, STS and the config loader.
+//! - [`xml`]: Query-protocol envelopes and errors; only well-formed XML leaves it.
 //! - [`client`], [`exec`]: the `irsa local token` / `irsa local exec` side.
 
 pub mod client;
@@ -33,4 +35,5 @@ pub mod sigv4;
 pub mod state;
 pub mod store;
 pub mod sts;
+pub mod validation;
 pub mod xml;

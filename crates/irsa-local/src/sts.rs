@@ -45,19 +45,9 @@ use crate::ids;
 use crate::server::QueryRequest;
 use crate::state::{Caller, SharedState};
 use crate::store::Session;
-use crate::xml::{self, AwsError, STS_NAMESPACE};
+use crate::validation::{self, Violations};
+use crate::xml::{self, AwsError, STS_NAMESPACE, XmlFragment};
 
-/// Default `DurationSeconds`.
-pub const DEFAULT_DURATION_SECONDS: u32 = 3600;
-/// Smallest `DurationSeconds`.
-pub const MIN_DURATION_SECONDS: u32 = 900;
-/// Largest `DurationSeconds` (12 h).
-pub const MAX_DURATION_SECONDS: u32 = 43_200;
-const SESSION_NAME_PATTERN: &str = r"[\w+=,.@-]*";
-const ARN_PATTERN: &str = r"Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+";
-const POLICY_PATTERN: &str =
-    r"Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+";
-const POLICY_MAX_LEN: usize = 2048;
 const MAX_CACHED_POLICIES: usize = 4096;
 const MAX_VERIFIERS_PER_ISSUER: usize = 64;
 
@@ -177,12 +167,11 @@ impl StsState {
     }
 }
 
-fn internal_failure() -> AwsError {
-    AwsError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "InternalFailure",
-        "The request processing has failed because of an unknown error, exception or failure.",
-    )
+/// A value for the answer that XML cannot carry (a claim of a validly signed token, say):
+/// fail closed with STS's 500 (see [`crate::xml`]).
+fn unrepresentable(e: xml::Unrepresentable) -> AwsError {
+    tracing::error!(error = %e, "an STS answer cannot be written as XML");
+    AwsError::internal_failure()
 }
 
 /// The validated parameters of one `AssumeRoleWithWebIdentity` call.
@@ -198,159 +187,33 @@ pub struct AssumeParams {
     pub duration_seconds: u32,
 }
 
-/// One constraint violation, worded as AWS's `ValidationError` lists them.
-fn violation(value: Option<&str>, member: &str, constraint: &str) -> String {
-    match value {
-        Some(v) => format!("Value '{v}' at '{member}' failed to satisfy constraint: {constraint}"),
-        None => format!("Value at '{member}' failed to satisfy constraint: {constraint}"),
-    }
-}
-
-fn null_violation(member: &str) -> String {
-    format!("Value null at '{member}' failed to satisfy constraint: Member must not be null")
-}
-
-fn length_violations(
-    out: &mut Vec<String>,
-    shown: Option<&str>,
-    len: usize,
-    member: &str,
-    min: usize,
-    max: usize,
-) {
-    if len < min {
-        out.push(violation(
-            shown,
-            member,
-            &format!("Member must have length greater than or equal to {min}"),
-        ));
-    }
-    if len > max {
-        out.push(violation(
-            shown,
-            member,
-            &format!("Member must have length less than or equal to {max}"),
-        ));
-    }
-}
-
-fn is_session_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)
-}
-
-fn is_arn_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
-}
-
-fn is_policy_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{ff}')
-}
-
 /// Checks the parameters in the model's member order; every violation is reported at once.
 pub fn validate_params(req: &QueryRequest) -> Result<AssumeParams, AwsError> {
-    let mut errors = Vec::new();
-
-    let role_arn = req.param("RoleArn");
-    match role_arn {
-        None => errors.push(null_violation("roleArn")),
-        Some(arn) => {
-            length_violations(
-                &mut errors,
-                Some(arn),
-                arn.chars().count(),
-                "roleArn",
-                20,
-                2048,
-            );
-            if !arn.chars().all(is_arn_char) {
-                errors.push(violation(Some(arn), "roleArn", ARN_PATTERN));
-            }
-        }
-    }
-
-    let session = req.param("RoleSessionName");
-    match session {
-        None => errors.push(null_violation("roleSessionName")),
-        Some(name) => {
-            length_violations(
-                &mut errors,
-                Some(name),
-                name.chars().count(),
-                "roleSessionName",
-                2,
-                64,
-            );
-            if !name.chars().all(is_session_name_char) {
-                errors.push(violation(
-                    Some(name),
-                    "roleSessionName",
-                    &format!(
-                        "Member must satisfy regular expression pattern: {SESSION_NAME_PATTERN}"
-                    ),
-                ));
-            }
-        }
-    }
-
-    // The token is sensitive: its value is never echoed.
-    let token = req.param("WebIdentityToken");
-    match token {
-        None => errors.push(null_violation("webIdentityToken")),
-        Some(t) => length_violations(
-            &mut errors,
-            None,
-            t.chars().count(),
-            "webIdentityToken",
-            4,
-            irsa_jose::verify::MAX_TOKEN_LEN,
-        ),
-    }
-
+    let mut v = Violations::new();
+    let role_arn = v.required(&validation::ARN, req.param("RoleArn"), "roleArn");
+    let session = v.required(
+        &validation::ROLE_SESSION_NAME,
+        req.param("RoleSessionName"),
+        "roleSessionName",
+    );
+    let token = v.required(
+        &validation::WEB_IDENTITY_TOKEN,
+        req.param("WebIdentityToken"),
+        "webIdentityToken",
+    );
     if let Some(policy) = req.param("Policy") {
-        length_violations(
-            &mut errors,
-            None,
-            policy.chars().count(),
-            "policy",
-            1,
-            POLICY_MAX_LEN,
-        );
-        if !policy.chars().all(is_policy_char) {
-            errors.push(violation(None, "policy", POLICY_PATTERN));
-        }
+        v.check(&validation::SESSION_POLICY, policy, "policy");
     }
-
-    let mut duration_seconds = DEFAULT_DURATION_SECONDS;
-    if let Some(d) = req.param("DurationSeconds") {
-        match d.parse::<i64>() {
-            Ok(n) if n < i64::from(MIN_DURATION_SECONDS) => errors.push(violation(
-                Some(d),
-                "durationSeconds",
-                &format!("Member must have value greater than or equal to {MIN_DURATION_SECONDS}"),
-            )),
-            Ok(n) if n > i64::from(MAX_DURATION_SECONDS) => errors.push(violation(
-                Some(d),
-                "durationSeconds",
-                &format!("Member must have value less than or equal to {MAX_DURATION_SECONDS}"),
-            )),
-            Ok(n) => duration_seconds = u32::try_from(n).unwrap_or(DEFAULT_DURATION_SECONDS),
-            Err(_) => errors.push(violation(
-                Some(d),
-                "durationSeconds",
-                "Member must be an integer",
-            )),
-        }
-    }
-
-    let (Some(role_arn), Some(session), Some(token), true) =
-        (role_arn, session, token, errors.is_empty())
+    let duration_seconds = match req.param("DurationSeconds") {
+        None => Some(irsa_sts::DEFAULT_DURATION_SECONDS),
+        Some(d) => v.integer(d, "durationSeconds", irsa_sts::DURATION_SECONDS_RANGE),
+    };
+    v.finish()?;
+    let (Some(role_arn), Some(session), Some(token), Some(duration_seconds)) =
+        (role_arn, session, token, duration_seconds)
     else {
-        let count = errors.len();
-        let noun = if count == 1 { "error" } else { "errors" };
-        return Err(AwsError::validation(format!(
-            "{count} validation {noun} detected: {}",
-            errors.join("; ")
-        )));
+        // finish() returned Ok, so nothing is missing: unreachable, but never a panic.
+        return Err(AwsError::internal_failure());
     };
 
     // Parameters an OIDC web identity call cannot use here.
@@ -399,7 +262,7 @@ fn outcome_error(params: &AssumeParams, decision: Decision) -> AwsError {
     tracing::debug!(role = %params.role_arn, "AssumeRoleWithWebIdentity denied: {}", decision.explanation);
     match decision.outcome {
         Outcome::Deny(denial) => denied(denial),
-        Outcome::Allow(_) => internal_failure(),
+        Outcome::Allow(_) => AwsError::internal_failure(),
     }
 }
 
@@ -437,7 +300,7 @@ async fn issuer_verifier(
 
 /// Runs the whole check and, when everything passes, stores the session and returns the
 /// `AssumeRoleWithWebIdentityResult` XML.
-async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsError> {
+async fn assume(state: &SharedState, req: &QueryRequest) -> Result<XmlFragment, AwsError> {
     let params = validate_params(req)?;
     let now = state.clock.now();
     let account = params.role_arn.account().as_str();
@@ -509,13 +372,13 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
     };
     let Some(role) = role else {
         // decide() allows only for an existing role.
-        return Err(internal_failure());
+        return Err(AwsError::internal_failure());
     };
 
     // The stored role's ARN, with the case the role was created with.
     let role_arn = role.role_arn().map_err(|e| {
         tracing::error!(role = %params.role_arn, error = %e, "a stored role does not form an ARN");
-        internal_failure()
+        AwsError::internal_failure()
     })?;
     // validate_params already enforced STS's session-name rule.
     let session_name = SessionName::parse(&params.session_name)
@@ -541,7 +404,7 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
     // credentials still work after a restart.
     let session = state.sealer.seal(session).map_err(|e| {
         tracing::error!(error = %e, "cannot seal an STS session");
-        internal_failure()
+        AwsError::internal_failure()
     })?;
     let mut b = xml::XmlBuilder::new();
     b.text("Audience", &session.audience)
@@ -557,7 +420,7 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<String, AwsEr
         .text("Expiration", &irsa_sts::iso8601(session.expiration))
         .close("Credentials")
         .text("SubjectFromWebIdentityToken", &session.subject);
-    let result = b.finish();
+    let result = b.finish().map_err(unrepresentable)?;
     tracing::debug!(arn = %session.assumed_role_arn, subject = %session.subject, "AssumeRoleWithWebIdentity");
     Ok(result)
 }
@@ -587,12 +450,15 @@ pub async fn get_caller_identity(state: &SharedState, req: &QueryRequest) -> Res
             b.text("Arn", &caller.arn())
                 .text("UserId", &user_id)
                 .text("Account", caller.account());
-            xml::success(
-                "GetCallerIdentity",
-                STS_NAMESPACE,
-                Some(&b.finish()),
-                &req.request_id,
-            )
+            match b.finish() {
+                Ok(result) => xml::success(
+                    "GetCallerIdentity",
+                    STS_NAMESPACE,
+                    Some(&result),
+                    &req.request_id,
+                ),
+                Err(e) => unrepresentable(e).to_response(STS_NAMESPACE, &req.request_id),
+            }
         }
         Err(e) => e.to_response(STS_NAMESPACE, &req.request_id),
     }
@@ -1045,7 +911,11 @@ mod tests {
                         Outcome::Deny(d) => {
                             assert_eq!(status.as_u16(), d.status, "{case}: {xml}");
                             assert_eq!(element(&xml, "Code"), d.code, "{case}");
-                            assert_eq!(element(&xml, "Message"), xml::escape(&d.message), "{case}");
+                            assert_eq!(
+                                element(&xml, "Message"),
+                                xml::escape_message(&d.message),
+                                "{case}"
+                            );
                         }
                     }
                 }

@@ -5,6 +5,33 @@
 //! `<Action>Result` as its first child, and reads `RequestId` from a different place in
 //! errors than in successes), so every response goes through the helpers here instead of
 //! being formatted ad hoc.
+//!
+//! # Only well-formed XML leaves this module
+//!
+//! XML 1.0 cannot carry every character a Rust string can: NUL and the other C0 controls
+//! except tab, line feed and carriage return, and U+FFFE/U+FFFF are not XML characters,
+//! not even as character references. A client that receives one cannot parse the response
+//! at all (boto3 raises `ResponseParserError`, aws-sdk-rust a deserialisation error), so
+//! the caller never learns what went wrong, and a stored value that carries one breaks
+//! every later listing. Input validation ([`crate::validation`]) keeps such characters out
+//! of the store; this module is the second line, for values that got in another way (a
+//! database written by an older version, a claim of a validly signed token):
+//!
+//! - **Data fails closed.** [`XmlBuilder::text`] escapes `&<>"'` and writes `\r` as a
+//!   character reference (a raw one would be read back as `\n`); a character XML cannot
+//!   carry poisons the builder, and [`XmlBuilder::finish`] returns [`Unrepresentable`]
+//!   instead of a fragment. Handlers answer that with their service's 500 error and log
+//!   which element it was. Replacing the character instead would hand the client a value
+//!   that is not the stored one (a role description, a subject) without telling it; a
+//!   500 is honest, and the list actions skip just the one entity (logged), so one bad row
+//!   does not hide the others.
+//! - **Error messages are prose**, often quoting the offending input (`Value 'a\u0000b'
+//!   at 'roleSessionName' …`). Failing them closed would turn a client's 400 into a 500,
+//!   so [`AwsError::to_response`] shows each character XML cannot carry as a `\uXXXX`
+//!   escape, the way AWS's own messages print patterns.
+//!
+//! A [`XmlFragment`] can only come out of a builder that accepted every character, and
+//! [`success`] only takes fragments, so no handler can put unchecked text into a body.
 
 use std::fmt::Write as _;
 
@@ -17,28 +44,72 @@ pub const IAM_NAMESPACE: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
 /// XML namespace of STS responses (`Version=2011-06-15`).
 pub const STS_NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
-/// Escapes text for use in XML element content or attribute values.
-pub fn escape(text: &str) -> String {
+/// Whether XML 1.0 can carry `c` at all (production `Char` of the XML 1.0 spec). Lone
+/// surrogates, the spec's other exclusion, cannot occur in a Rust `char`.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
+/// Writes `c` escaped for element content; `Err` if XML cannot carry it at all.
+fn escape_char(out: &mut String, c: char) -> Result<(), ()> {
+    match c {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&apos;"),
+        // A raw CR would reach the client as LF (end-of-line normalisation).
+        '\r' => out.push_str("&#xD;"),
+        c if is_xml_char(c) => out.push(c),
+        _ => return Err(()),
+    }
+    Ok(())
+}
+
+/// Escapes prose (an error message) for element content: a character XML cannot carry is
+/// shown as a `\uXXXX` escape instead of failing (see the module docs).
+pub fn escape_message(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
+        if escape_char(&mut out, c).is_err() {
+            let _ = write!(out, "\\u{:04X}", u32::from(c));
         }
     }
     out
 }
 
+/// A value that XML 1.0 cannot carry was about to be written into a response.
+///
+/// Names the element and the character, never the value: it may be a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("element <{element}> would carry U+{code:04X}, which XML 1.0 cannot represent")]
+pub struct Unrepresentable {
+    /// The element whose text held the character.
+    pub element: String,
+    /// The character's code point.
+    pub code: u32,
+}
+
+/// An XML fragment in which every text went through [`XmlBuilder::text`]: well-formed
+/// and made of XML characters only.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct XmlFragment(String);
+
+impl XmlFragment {
+    /// The fragment's text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A small builder for the element tree of a `…Result`.
 ///
-/// Text is always escaped; names are trusted (they are compile-time constants).
+/// Text is always escaped; names are trusted (they are compile-time constants). The first
+/// text that XML cannot carry poisons the builder (see the module docs).
 #[derive(Debug, Default)]
 pub struct XmlBuilder {
     out: String,
+    poisoned: Option<Unrepresentable>,
 }
 
 impl XmlBuilder {
@@ -49,7 +120,16 @@ impl XmlBuilder {
 
     /// `<name>escaped text</name>`.
     pub fn text(&mut self, name: &str, value: &str) -> &mut Self {
-        let _ = write!(self.out, "<{name}>{}</{name}>", escape(value));
+        let _ = write!(self.out, "<{name}>");
+        for c in value.chars() {
+            if escape_char(&mut self.out, c).is_err() && self.poisoned.is_none() {
+                self.poisoned = Some(Unrepresentable {
+                    element: name.to_owned(),
+                    code: u32::from(c),
+                });
+            }
+        }
+        let _ = write!(self.out, "</{name}>");
         self
     }
 
@@ -65,9 +145,18 @@ impl XmlBuilder {
         self
     }
 
-    /// The accumulated XML fragment.
-    pub fn finish(self) -> String {
-        self.out
+    /// Appends a fragment built (and checked) separately, e.g. one member of a list.
+    pub fn fragment(&mut self, fragment: &XmlFragment) -> &mut Self {
+        self.out.push_str(&fragment.0);
+        self
+    }
+
+    /// The accumulated fragment, or the first value XML could not carry.
+    pub fn finish(self) -> Result<XmlFragment, Unrepresentable> {
+        match self.poisoned {
+            None => Ok(XmlFragment(self.out)),
+            Some(e) => Err(e),
+        }
     }
 }
 
@@ -90,9 +179,16 @@ fn xml_response(status: StatusCode, body: String, request_id: &str) -> Response 
 /// A successful Query-protocol response:
 /// `<{action}Response xmlns=…><{action}Result>{result}</{action}Result><ResponseMetadata>…`.
 ///
-/// `result` is an XML fragment (from [`XmlBuilder`]); pass `None` for actions whose
+/// `action` is one of the server's own action names, `request_id` one of its UUIDs;
+/// `result` comes from an [`XmlBuilder`]; pass `None` for actions whose
 /// response has no `Result` element (IAM `DeleteRole` and friends).
-pub fn success(action: &str, namespace: &str, result: Option<&str>, request_id: &str) -> Response {
+pub fn success(
+    action: &str,
+    namespace: &str,
+    result: Option<&XmlFragment>,
+    request_id: &str,
+) -> Response {
+    let result = result.map(XmlFragment::as_str);
     let mut body = String::with_capacity(256 + result.map_or(0, str::len));
     let _ = write!(body, "<{action}Response xmlns=\"{namespace}\">");
     if let Some(result) = result {
@@ -101,7 +197,7 @@ pub fn success(action: &str, namespace: &str, result: Option<&str>, request_id: 
     let _ = write!(
         body,
         "<ResponseMetadata><RequestId>{}</RequestId></ResponseMetadata></{action}Response>",
-        escape(request_id)
+        escape_message(request_id)
     );
     xml_response(StatusCode::OK, body, request_id)
 }
@@ -188,14 +284,25 @@ impl AwsError {
         }
     }
 
-    /// The XML error envelope with `RequestId` as a direct child of `ErrorResponse`.
+    /// `500 InternalFailure` (STS) for internal failures; generic like
+    /// [`service_failure`](Self::service_failure).
+    pub fn internal_failure() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        )
+    }
+
+    /// The XML error envelope with `RequestId` as a direct child of `ErrorResponse`. The
+    /// message may quote input: characters XML cannot carry are shown escaped.
     pub fn to_response(&self, namespace: &str, request_id: &str) -> Response {
         let body = format!(
             "<ErrorResponse xmlns=\"{namespace}\"><Error><Type>{}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
             self.fault_type(),
             self.code,
-            escape(&self.message),
-            escape(request_id)
+            escape_message(&self.message),
+            escape_message(request_id)
         );
         xml_response(self.status, body, request_id)
     }
@@ -253,7 +360,8 @@ mod tests {
     async fn success_wraps_result_and_escapes() {
         let mut b = XmlBuilder::new();
         b.open("Role").text("RoleName", "a<b&c").close("Role");
-        let response = success("GetRole", IAM_NAMESPACE, Some(&b.finish()), "rid");
+        let fragment = b.finish().expect("XML characters only");
+        let response = success("GetRole", IAM_NAMESPACE, Some(&fragment), "rid");
         let body = body_text(response).await;
         assert_eq!(
             body,
@@ -266,5 +374,154 @@ mod tests {
         let body = body_text(success("DeleteRole", IAM_NAMESPACE, None, "rid")).await;
         assert!(body.starts_with("<DeleteRoleResponse xmlns="), "{body}");
         assert!(!body.contains("DeleteRoleResult"), "{body}");
+    }
+
+    /// Parses `doc` with quick-xml (a peer parser, not this module's code): the texts of
+    /// the leaf elements in document order, references resolved, or the parse error.
+    fn parse(doc: &str) -> Result<Vec<(String, String)>, String> {
+        use quick_xml::events::Event;
+        let mut reader = quick_xml::Reader::from_str(doc);
+        let mut stack: Vec<String> = Vec::new();
+        let mut raw = String::new();
+        let mut leaves = Vec::new();
+        let mut roots = 0;
+        loop {
+            match reader.read_event().map_err(|e| e.to_string())? {
+                Event::Start(e) => {
+                    if stack.is_empty() {
+                        roots += 1;
+                    }
+                    stack.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                    raw.clear();
+                }
+                Event::End(_) => {
+                    let name = stack.pop().ok_or("unbalanced end tag")?;
+                    let text = quick_xml::escape::unescape(&raw).map_err(|e| e.to_string())?;
+                    leaves.push((name, text.into_owned()));
+                    raw.clear();
+                }
+                Event::Text(t) => raw.push_str(&t.decode().map_err(|e| e.to_string())?),
+                Event::GeneralRef(r) => {
+                    raw.push('&');
+                    raw.push_str(&r.decode().map_err(|e| e.to_string())?);
+                    raw.push(';');
+                }
+                Event::Eof => break,
+                other => return Err(format!("unexpected {other:?}")),
+            }
+        }
+        if !stack.is_empty() || roots != 1 {
+            return Err(format!("not one closed root: {stack:?}, {roots} roots"));
+        }
+        Ok(leaves)
+    }
+
+    /// XML 1.0 forbids C0 controls other than tab, LF and CR, and U+FFFE/U+FFFF; a raw CR
+    /// would not survive end-of-line normalisation. Written from the spec, independently
+    /// of [`is_xml_char`].
+    fn only_xml_characters(doc: &str) -> bool {
+        !doc.bytes().any(|b| b < 0x20 && b != b'\t' && b != b'\n')
+            && !doc.contains(['\u{fffe}', '\u{ffff}'])
+    }
+
+    fn text_strategy() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let hostile = prop_oneof![
+            prop::char::range('\0', '\u{20}'),
+            Just('\u{7f}'),
+            Just('\u{85}'),
+            Just('\u{fffe}'),
+            Just('\u{ffff}'),
+            Just('\u{fffd}'),
+            Just('\u{10ffff}'),
+            prop::sample::select(vec!['&', '<', '>', '"', '\'', ';', '#', ']', '\r']),
+            any::<char>(),
+        ];
+        prop::collection::vec(hostile, 0..24).prop_map(|cs| cs.into_iter().collect())
+    }
+
+    async fn body_of(response: Response) -> String {
+        body_text(response).await
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime")
+    }
+
+    proptest::proptest! {
+        /// Every success body the builder lets out parses and carries the texts exactly;
+        /// every text it refuses holds a character XML cannot carry.
+        #[test]
+        fn every_success_body_parses(a in text_strategy(), b in text_strategy()) {
+            let mut builder = XmlBuilder::new();
+            builder.open("Role").text("RoleName", &a).text("Description", &b).close("Role");
+            let carryable = |s: &str| s.chars().all(is_xml_char);
+            match builder.finish() {
+                Ok(fragment) => {
+                    proptest::prop_assert!(carryable(&a) && carryable(&b));
+                    let body = runtime().block_on(body_of(success("GetRole", IAM_NAMESPACE, Some(&fragment), "rid")));
+                    proptest::prop_assert!(only_xml_characters(&body), "{body:?}");
+                    let leaves = parse(&body).map_err(proptest::test_runner::TestCaseError::fail)?;
+                    proptest::prop_assert_eq!(&leaves[0], &("RoleName".to_owned(), a.clone()));
+                    proptest::prop_assert_eq!(&leaves[1], &("Description".to_owned(), b.clone()));
+                }
+                Err(e) => {
+                    proptest::prop_assert!(!carryable(&a) || !carryable(&b));
+                    let first_bad = a.chars().chain(b.chars()).find(|c| !is_xml_char(*c));
+                    proptest::prop_assert_eq!(Some(e.code), first_bad.map(u32::from));
+                }
+            }
+        }
+
+        /// Every error envelope parses, whatever its message quotes; characters XML can
+        /// carry come back as sent.
+        #[test]
+        fn every_error_envelope_parses(message in text_strategy()) {
+            let error = AwsError::validation(message.clone());
+            let body = runtime().block_on(body_of(error.to_response(STS_NAMESPACE, "rid")));
+            proptest::prop_assert!(only_xml_characters(&body), "{body:?}");
+            let leaves = parse(&body).map_err(proptest::test_runner::TestCaseError::fail)?;
+            let shown = leaves.iter().find(|(n, _)| n == "Message").map(|(_, t)| t.clone());
+            let expected: String = message
+                .chars()
+                .map(|c| if is_xml_char(c) { c.to_string() } else { format!("\\u{:04X}", u32::from(c)) })
+                .collect();
+            proptest::prop_assert_eq!(shown, Some(expected));
+        }
+    }
+
+    #[test]
+    fn builder_fails_closed_and_names_the_element_not_the_value() {
+        for bad in ['\0', '\u{1}', '\u{1f}', '\u{fffe}', '\u{ffff}'] {
+            let mut b = XmlBuilder::new();
+            b.text("Arn", "fine")
+                .text("Description", &format!("secret{bad}"));
+            let err = b.finish().expect_err("unrepresentable");
+            assert_eq!(err.element, "Description");
+            assert_eq!(err.code, u32::from(bad));
+            assert!(!err.to_string().contains("secret"), "{err}");
+        }
+    }
+
+    #[test]
+    fn carriage_returns_survive_as_references() {
+        let mut b = XmlBuilder::new();
+        b.text("Description", "a\r\nb\tc");
+        let fragment = b.finish().expect("ok");
+        assert_eq!(fragment.as_str(), "<Description>a&#xD;\nb\tc</Description>");
+        let leaves = parse(fragment.as_str()).expect("parses");
+        assert_eq!(leaves[0].1, "a\r\nb\tc");
+    }
+
+    #[tokio::test]
+    async fn messages_show_unrepresentable_characters_escaped() {
+        let error = AwsError::validation("Value 'a\0b\u{ffff}' at 'roleSessionName'");
+        let body = body_text(error.to_response(STS_NAMESPACE, "rid")).await;
+        assert!(
+            body.contains(r"<Message>Value &apos;a\u0000b\uFFFF&apos; at &apos;roleSessionName&apos;</Message>"),
+            "{body}"
+        );
     }
 }

@@ -227,6 +227,22 @@ async fn direct_assume_then_sigv4_get_caller_identity() {
     assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
 }
 
+/// A JWT-shaped token (not validly signed) whose unverified `iss` is `issuer`.
+fn token_with_issuer(issuer: &str) -> String {
+    use base64::Engine as _;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!(
+        "{}.{}.c2ln",
+        b64(serde_json::json!({"alg": "RS256", "kid": "k"})),
+        b64(
+            serde_json::json!({"iss": issuer, "sub": "system:serviceaccount:default:demo-app",
+            "aud": "sts.amazonaws.com", "iat": now(), "exp": now() + 3600})
+        ),
+    )
+}
+
 async fn assume_error(local: &Local, role: &str, session: &str, token: String) -> String {
     let err = local
         .sts(None)
@@ -285,6 +301,36 @@ async fn rust_clients_see_the_aws_error_codes() {
             ROLE_ARN,
             "s1",
             "not-a-jwt".to_owned(),
+            "InvalidIdentityToken",
+        ),
+        // Issue 9 item 3: characters XML cannot carry used to be echoed raw, and the
+        // client failed to parse the answer instead of seeing the error.
+        (
+            "NUL in the session name",
+            ROLE_ARN,
+            "a\0b",
+            local.good_token(),
+            "ValidationError",
+        ),
+        (
+            "U+FFFF in the session name",
+            ROLE_ARN,
+            "a\u{ffff}b",
+            local.good_token(),
+            "ValidationError",
+        ),
+        (
+            "NUL in the role ARN",
+            "arn:aws:iam::000000000000:role/demo\0app",
+            "s1",
+            local.good_token(),
+            "ValidationError",
+        ),
+        (
+            "NUL in the unverified iss",
+            ROLE_ARN,
+            "s1",
+            token_with_issuer("https://issuer.example\0/x"),
             "InvalidIdentityToken",
         ),
     ];

@@ -156,3 +156,23 @@ fn kustomize_base_renders_typed_documents_with_safe_settings() {
         "irsa-operator"
     );
 }
+
+#[test]
+fn the_image_is_the_shared_one_pinned_to_the_crate_version() {
+    let docs = render();
+    let deployment = docs
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment");
+    let containers = deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    for c in containers {
+        assert_eq!(
+            c["image"],
+            format!("irsa:{}", env!("CARGO_PKG_VERSION")),
+            "{}",
+            c["name"]
+        );
+    }
+}

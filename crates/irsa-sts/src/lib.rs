@@ -325,6 +325,16 @@ pub fn find_provider<'p>(
     providers.iter().find(|p| p.matches(issuer))
 }
 
+/// A role's `MaxSessionDuration` (IAM), seconds: the range IAM accepts.
+pub const MAX_SESSION_DURATION_RANGE: std::ops::RangeInclusive<u32> = 3600..=43_200;
+/// A role's `MaxSessionDuration` when none is given.
+pub const DEFAULT_MAX_SESSION_DURATION: u32 = 3600;
+/// `DurationSeconds` of `AssumeRoleWithWebIdentity`: the range STS accepts (the role's
+/// `MaxSessionDuration` caps it further).
+pub const DURATION_SECONDS_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
+/// `DurationSeconds` when none is given.
+pub const DEFAULT_DURATION_SECONDS: u32 = 3600;
+
 /// An STS timestamp (`Expiration`, `aws:CurrentTime`): ISO 8601 UTC, second precision, `Z`.
 pub fn iso8601(unix_seconds: i64) -> String {
     jiff::Timestamp::from_second(unix_seconds)

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::apps::v1::Deployment;
@@ -13,11 +13,18 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use serde_json::Value;
 
+fn deploy_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
 fn render() -> Vec<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/webhook");
+    render_dir(&deploy_dir().join("webhook"))
+}
+
+fn render_dir(dir: &Path) -> Vec<Value> {
     let out = std::process::Command::new("kubectl")
         .arg("kustomize")
-        .arg(&dir)
+        .arg(dir)
         .output()
         .expect("kubectl must be installed to render deploy/webhook");
     assert!(
@@ -205,4 +212,69 @@ fn kustomize_base_renders_typed_documents_with_safe_settings() {
                 .as_ref()
                 .is_some_and(|v| v.iter().any(|x| pod_labels.get(&e.key) == Some(x)))
     }));
+}
+
+/// The images of every container of every Deployment rendered.
+fn images(docs: &[Value]) -> Vec<String> {
+    let kinds = by_kind(docs);
+    kinds["Deployment"]
+        .iter()
+        .flat_map(|d| {
+            d["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap()
+        })
+        .map(|c| c["image"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_image_is_named_once_and_pinned_to_the_crate_version() {
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(images(&render()), [format!("irsa:{version}")]);
+
+    // One place: the deploy/image component; the bases name the bare image and include it.
+    let component: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(deploy_dir().join("image/kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(component["kind"], "Component");
+    assert_eq!(component["images"][0]["name"], "irsa");
+    assert_eq!(component["images"][0]["newTag"], version);
+    for base in ["webhook", "operator"] {
+        let dir = deploy_dir().join(base);
+        let kustomization = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+        assert!(!kustomization.contains("newTag"), "{base} sets its own tag");
+        let k: Value = serde_saphyr::from_str(&kustomization).unwrap();
+        assert_eq!(k["components"][0], "../image", "{base}");
+        let deployment = std::fs::read_to_string(dir.join("deployment.yaml")).unwrap();
+        assert!(
+            deployment.contains("image: irsa\n"),
+            "{base}: untagged image"
+        );
+    }
+}
+
+#[test]
+fn an_overlay_points_the_image_at_its_registry() {
+    let overlay = tempfile::tempdir().unwrap();
+    // kustomize loads bases by relative path only.
+    let base = deploy_dir().join("webhook").canonicalize().unwrap();
+    let from = overlay.path().canonicalize().unwrap();
+    let base = format!(
+        "{}{}",
+        "../".repeat(from.components().count() - 1),
+        base.strip_prefix("/").unwrap().display()
+    );
+    std::fs::write(
+        overlay.path().join("kustomization.yaml"),
+        format!(
+            "resources:\n  - {base}\nimages:\n  - name: irsa\n    newName: registry.example.com/platform/irsa\n    newTag: \"9.9.9\"\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        images(&render_dir(overlay.path())),
+        ["registry.example.com/platform/irsa:9.9.9"]
+    );
 }

@@ -88,17 +88,27 @@ fn plan_role(
     clusters: &[PlannedCluster],
 ) -> Result<PlannedRole, ConfigError> {
     let what = format!("roles[{i}] {}", r.name);
-    let mut v = crate::iam::ViolationsHandle::default();
-    crate::iam::validate_role_name(&r.name, &mut v);
+    let mut v = crate::validation::Violations::new();
+    v.check(&crate::validation::ROLE_NAME, &r.name, "roleName");
+    if let Some(d) = &r.description {
+        v.check(&crate::validation::DESCRIPTION, d, "description");
+    }
     v.finish().map_err(|e| invalid(&what, e.message))?;
     let account = AccountId::parse(&r.account).map_err(|e| invalid(&what, e))?;
     let path = r.path.clone().unwrap_or_else(|| "/".into());
     irsa_core::aws::IamPath::parse(&path).map_err(|e| invalid(&what, e))?;
-    let max = r.max_session_duration.unwrap_or(3600);
-    if !(3600..=43200).contains(&max) {
+    let max = r
+        .max_session_duration
+        .unwrap_or(irsa_sts::DEFAULT_MAX_SESSION_DURATION);
+    let range = irsa_sts::MAX_SESSION_DURATION_RANGE;
+    if !range.contains(&max) {
         return Err(invalid(
             &what,
-            format!("maxSessionDuration {max} must be between 3600 and 43200 seconds"),
+            format!(
+                "maxSessionDuration {max} must be between {} and {} seconds",
+                range.start(),
+                range.end()
+            ),
         ));
     }
     let mut trusted = Vec::new();
