@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
             namespace: Some(&review.namespace),
             role_mapping: None,
             container_credentials,
-            jitter: Jitter::Offset(0),
+            jitter: Jitter(0),
         };
         if let Ok(plan) = plan_detailed(&review.pod, Some(&identity), &WebhookConfig::default(), &inputs) {
             let mut pod = review.pod.clone();

@@ -92,7 +92,7 @@ fn scenario(path: &Path) -> Scenario {
         identity,
         config,
         container_credentials,
-        jitter: Jitter::Offset(doc["jitterOffset"].as_u64().unwrap_or(0)),
+        jitter: Jitter(doc["jitterOffset"].as_u64().unwrap_or(0)),
         pod: doc["pod"].clone(),
         expected: doc["expectedPod"].clone(),
     }

@@ -244,7 +244,7 @@ proptest! {
             namespace: Some("default"),
             role_mapping: s.config_map.then_some(&mapping),
             container_credentials: s.container_credentials.then_some(&cc),
-            jitter: Jitter::Offset(s.jitter),
+            jitter: Jitter(s.jitter),
         };
         let ops = plan(&pod, s.identity.as_ref(), &s.config, &inputs)
             .map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -833,9 +833,8 @@ impl<'a> Doctor<'a> {
                 auds.clone()
             },
             leeway_secs: DEFAULT_LEEWAY_SECS,
-            now: Some(now),
         };
-        let verdict = Verifier::new(jwks, options).map(|v| v.verify_at(token, now));
+        let verdict = Verifier::new(jwks, options).map(|v| v.verify(token, now));
         match verdict {
             Err(e) => self.report.push(
                 4,

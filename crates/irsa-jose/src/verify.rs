@@ -24,8 +24,6 @@
 //! from the configured set. Duplicate JSON members are rejected because parsers disagree on
 //! which one wins.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use aws_lc_rs::signature::ParsedPublicKey;
 use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
@@ -278,8 +276,6 @@ pub struct VerifyOptions {
     pub audiences: Vec<String>,
     /// Clock skew allowed for `exp`, `nbf` and `iat`, in seconds.
     pub leeway_secs: u64,
-    /// A fixed "now" (Unix seconds) instead of the system clock (tests, `--now`).
-    pub now: Option<i64>,
 }
 
 impl VerifyOptions {
@@ -289,7 +285,6 @@ impl VerifyOptions {
             issuer: issuer.into(),
             audiences: vec![audience.into()],
             leeway_secs: DEFAULT_LEEWAY_SECS,
-            now: None,
         }
     }
 }
@@ -422,14 +417,9 @@ impl Verifier {
         &self.options
     }
 
-    /// Verifies `token` at the options' fixed time, or the system clock.
-    pub fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
-        let now = self.options.now.unwrap_or_else(unix_now);
-        self.verify_at(token, now)
-    }
-
-    /// Verifies `token` as of `now` (Unix seconds).
-    pub fn verify_at(&self, token: &str, now: i64) -> Result<VerifiedToken, VerifyError> {
+    /// Verifies `token` as of `now` (Unix seconds). The verifier never reads a clock: the
+    /// caller owns time, so the same token, keys and `now` always give the same answer.
+    pub fn verify(&self, token: &str, now: i64) -> Result<VerifiedToken, VerifyError> {
         let parts = split(token)?;
         let header = parse_object(&parts.header, "header")
             .map_err(|e| e.into_error(|detail| VerifyError::HeaderNotJson { detail }))?;
@@ -517,13 +507,6 @@ fn describe(key: &PublicKey) -> String {
         KeyMaterial::Rsa { .. } => format!("RSA-{}", key.rsa_bits().unwrap_or(0)),
         KeyMaterial::Ec { curve, .. } => format!("EC {}", curve.jwk_name()),
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Decodes the shape of a token without verifying its signature or claims. See

@@ -42,8 +42,7 @@ fn verifier() -> Verifier {
         f.rsa.public_key().expect("p"),
         f.ec.public_key().expect("p"),
     ];
-    let mut options = VerifyOptions::new(ISSUER, AUD);
-    options.now = Some(NOW);
+    let options = VerifyOptions::new(ISSUER, AUD);
     Verifier::from_public_keys(&keys, options).expect("verifier")
 }
 
@@ -92,14 +91,14 @@ fn without(mut claims: Value, name: &str) -> Value {
 
 fn reject(token: &str) -> VerifyError {
     verifier()
-        .verify(token)
+        .verify(token, NOW)
         .expect_err("token must be rejected")
 }
 
 #[test]
 fn a_kube_shaped_token_verifies_with_typed_claims() {
     let token = rs256(&good_claims());
-    let ok = verifier().verify(&token).expect("valid");
+    let ok = verifier().verify(&token, NOW).expect("valid");
     assert_eq!(ok.algorithm, Algorithm::RS256);
     assert_eq!(ok.issuer, ISSUER);
     assert_eq!(ok.subject, "system:serviceaccount:default:app");
@@ -125,10 +124,9 @@ fn minted_tokens_verify_for_rsa_and_ec() {
         request.pod = Some(("app-1".into(), "pod-uid".into()));
         request.service_account_uid = Some("sa-uid".into());
         let token = signer.mint(&request).expect("mint");
-        let mut options = VerifyOptions::new(ISSUER, AUD);
-        options.now = Some(NOW + 60);
+        let options = VerifyOptions::new(ISSUER, AUD);
         let v = Verifier::from_public_keys(&[signer.public_key().clone()], options).expect("v");
-        let ok = v.verify(&token).expect("verifies");
+        let ok = v.verify(&token, NOW + 60).expect("verifies");
         assert_eq!(ok.subject, "system:serviceaccount:team-a:app");
         assert_eq!(ok.expires_at, NOW + 86_400);
         assert_eq!(
@@ -158,7 +156,7 @@ fn es256_signed_token_verifies() {
         good_claims().to_string().as_bytes(),
     );
     assert_eq!(
-        verifier().verify(&token).expect("valid").algorithm,
+        verifier().verify(&token, NOW).expect("valid").algorithm,
         Algorithm::ES256
     );
 }
@@ -166,9 +164,11 @@ fn es256_signed_token_verifies() {
 #[test]
 fn trailing_newline_and_whitespace_are_trimmed() {
     let token = rs256(&good_claims());
-    verifier().verify(&format!("{token}\n")).expect("newline");
     verifier()
-        .verify(&format!("{token} \r\n\t"))
+        .verify(&format!("{token}\n"), NOW)
+        .expect("newline");
+    verifier()
+        .verify(&format!("{token} \r\n\t"), NOW)
         .expect("whitespace");
 }
 
@@ -329,14 +329,51 @@ fn expiry_is_checked_with_leeway() {
         }
     );
     let within = rs256(&with(good_claims(), "exp", json!(NOW - 299)));
-    verifier().verify(&within).expect("within leeway");
+    verifier().verify(&within, NOW).expect("within leeway");
     let mut options = VerifyOptions::new(ISSUER, AUD);
     options.leeway_secs = 0;
     let strict =
         Verifier::from_public_keys(&[fixture().rsa.public_key().expect("p")], options).expect("v");
     assert!(matches!(
-        strict.verify_at(&within, NOW),
+        strict.verify(&within, NOW),
         Err(VerifyError::Expired { .. })
+    ));
+}
+
+#[test]
+fn the_answer_depends_only_on_the_given_now() {
+    // No clock inside: the same token and `now` give the same answer on every call, and
+    // moving `now` alone moves the token across its validity edges.
+    let token = rs256(&good_claims());
+    let v = verifier();
+    let first = v.verify(&token, NOW).expect("valid at NOW");
+    assert_eq!(v.verify(&token, NOW).expect("again"), first);
+    v.verify(&token, NOW + 3600 + 299)
+        .expect("inside exp + leeway");
+    assert_eq!(
+        v.verify(&token, NOW + 3600 + 300),
+        Err(VerifyError::Expired {
+            exp: NOW + 3600,
+            now: NOW + 3600 + 300,
+            leeway: 300
+        })
+    );
+    assert_eq!(
+        v.verify(&token, NOW - 301),
+        Err(VerifyError::NotYetValid {
+            nbf: NOW,
+            now: NOW - 301,
+            leeway: 300
+        })
+    );
+    // A `now` decades away is an answer, not a panic or a wrap.
+    assert!(matches!(
+        v.verify(&token, i64::MAX),
+        Err(VerifyError::Expired { .. })
+    ));
+    assert!(matches!(
+        v.verify(&token, i64::MIN),
+        Err(VerifyError::NotYetValid { .. })
     ));
 }
 
@@ -352,7 +389,7 @@ fn nbf_and_iat_in_the_future_are_rejected() {
         }
     );
     let token = rs256(&with(good_claims(), "nbf", json!(NOW + 299)));
-    verifier().verify(&token).expect("nbf within leeway");
+    verifier().verify(&token, NOW).expect("nbf within leeway");
     let token = rs256(&with(good_claims(), "iat", json!(NOW + 3000)));
     assert_eq!(
         reject(&token),
@@ -408,7 +445,7 @@ fn audience_missing_empty_and_wrong_are_rejected() {
     ));
     // a string aud is accepted
     verifier()
-        .verify(&rs256(&with(good_claims(), "aud", json!(AUD))))
+        .verify(&rs256(&with(good_claims(), "aud", json!(AUD))), NOW)
         .expect("string aud");
     assert!(matches!(
         reject(&rs256(&with(good_claims(), "aud", json!([AUD, 7])))),
@@ -527,16 +564,15 @@ fn a_token_without_kid_needs_an_unambiguous_key() {
         good_claims().to_string().as_bytes(),
     );
     // the set has one RSA key (and one EC key): unambiguous
-    verifier().verify(&token).expect("single RSA key");
+    verifier().verify(&token, NOW).expect("single RSA key");
     let keys = [
         f.rsa.public_key().expect("p"),
         f.rsa_other.public_key().expect("p"),
     ];
-    let mut options = VerifyOptions::new(ISSUER, AUD);
-    options.now = Some(NOW);
+    let options = VerifyOptions::new(ISSUER, AUD);
     let two = Verifier::from_public_keys(&keys, options).expect("v");
     assert_eq!(
-        two.verify(&token),
+        two.verify(&token, NOW),
         Err(VerifyError::KidRequired {
             alg: Algorithm::RS256,
             candidates: 2
@@ -544,7 +580,7 @@ fn a_token_without_kid_needs_an_unambiguous_key() {
     );
     let token = sign_raw(&f.ec, Algorithm::ES256, br#"{"alg":"ES384"}"#, b"{}");
     assert_eq!(
-        verifier().verify(&token),
+        verifier().verify(&token, NOW),
         Err(VerifyError::NoKeyForAlg {
             alg: Algorithm::ES384
         })
@@ -655,7 +691,7 @@ fn decode_unverified_reads_claims_without_trusting_them() {
     let peek = decode_unverified(&token).expect("shape ok");
     assert_eq!(peek.issuer(), Some("https://elsewhere.example"));
     assert!(matches!(
-        verifier().verify(&token),
+        verifier().verify(&token, NOW),
         Err(VerifyError::IssuerMismatch { .. })
     ));
     assert_eq!(decode_unverified("a.b.c.d.e"), Err(VerifyError::Jwe));
@@ -718,7 +754,7 @@ proptest! {
             return Ok(()); // not a &str: cannot even be passed in
         };
         let same = text.trim_end_matches(|c: char| c.is_ascii_whitespace()) == token;
-        let result = verifier().verify(&text);
+        let result = verifier().verify(&text, NOW);
         if same {
             prop_assert!(result.is_ok());
         } else {
@@ -728,7 +764,7 @@ proptest! {
 
     #[test]
     fn arbitrary_strings_never_panic(s in ".{0,400}") {
-        let _ = verifier().verify(&s);
+        let _ = verifier().verify(&s, NOW);
         let _ = decode_unverified(&s);
     }
 }

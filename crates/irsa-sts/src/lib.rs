@@ -291,7 +291,6 @@ pub fn verify_options(issuer: &str, client_ids: &[String]) -> VerifyOptions {
         issuer: issuer.to_owned(),
         audiences: client_ids.to_vec(),
         leeway_secs: irsa_jose::verify::DEFAULT_LEEWAY_SECS,
-        now: None,
     }
 }
 
@@ -429,7 +428,7 @@ pub fn decide(request: &Request<'_>, keys: IssuerKeys<'_>) -> Decision {
             }
         }
     };
-    let verified = match verifier.verify_at(request.token, request.now) {
+    let verified = match verifier.verify(request.token, request.now) {
         Ok(v) => v,
         Err(e) => return Decision::deny(Denial::token(&e), Explanation::Token(e)),
     };

@@ -134,7 +134,8 @@ impl AppState {
             namespace: Some(namespace),
             role_mapping: mapping.as_deref(),
             container_credentials: cc.as_deref(),
-            jitter: Jitter::Random,
+            // The planner draws no randomness: a fresh value per request spreads refreshes.
+            jitter: Jitter(rand::random()),
         };
         // A planner bug must not drop the connection (the API server would then apply the
         // failure policy): a panic is treated like any other internal error.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::{Error as PemError, PemObject as _};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
@@ -79,7 +80,7 @@ fn parse_pair(
     key_path: &Path,
     provider: &CryptoProvider,
 ) -> Result<CertifiedKey, TlsError> {
-    let chain: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut pair.cert.as_slice())
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pair.cert)
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::NoCertificate {
             path: cert_path.to_path_buf(),
@@ -91,15 +92,13 @@ fn parse_pair(
             reason: "no CERTIFICATE block".to_string(),
         });
     }
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut pair.key.as_slice())
-        .map_err(|e| TlsError::NoKey {
-            path: key_path.to_path_buf(),
-            reason: e.to_string(),
-        })?
-        .ok_or_else(|| TlsError::NoKey {
-            path: key_path.to_path_buf(),
-            reason: "no PRIVATE KEY block".to_string(),
-        })?;
+    let key = PrivateKeyDer::from_pem_slice(&pair.key).map_err(|e| TlsError::NoKey {
+        path: key_path.to_path_buf(),
+        reason: match e {
+            PemError::NoItemsFound => "no PRIVATE KEY block".to_string(),
+            other => other.to_string(),
+        },
+    })?;
     CertifiedKey::from_der(chain, key, provider).map_err(|e| TlsError::Mismatch {
         cert: cert_path.to_path_buf(),
         key: key_path.to_path_buf(),

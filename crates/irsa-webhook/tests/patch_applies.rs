@@ -128,7 +128,7 @@ fn check(pod: &Value, request_namespace: Option<&str>, container_credentials: bo
         namespace: Some(&review.namespace),
         role_mapping: None,
         container_credentials: container_credentials.then_some(&identities),
-        jitter: Jitter::Offset(0),
+        jitter: Jitter(0),
     };
     let _ = service_account_name(&review.pod);
     let Ok(plan) = plan_detailed(

@@ -8,10 +8,10 @@
 //! issuer client (HTTPS only, loopback excepted). Every check itself is in the pure
 //! `irsa-doctor` crate.
 
+use super::unix_now;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use irsa_core::aws::{AccountId, Region, RoleArn};
 use irsa_core::error::InvalidValue;
@@ -242,13 +242,6 @@ fn read_trust_policy(path: &Path) -> Result<(String, Option<String>), CliError> 
 fn parse_issuer(url: &str, region: Option<&Region>) -> Result<ClusterIssuer, InvalidValue> {
     ClusterIssuer::from_url(url, region.map(Region::partition))
         .or_else(|e| ClusterIssuer::parse_local(url).map_err(|_| e))
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 fn kube_settings(kubeconfig: &Path) -> irsa_kube::KubeSettings {

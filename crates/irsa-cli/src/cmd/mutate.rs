@@ -108,7 +108,7 @@ fn execute(args: &Args) -> Result<String, CliError> {
         namespace: Some(&namespace),
         role_mapping: role_mapping.as_ref(),
         container_credentials: container_credentials.as_ref(),
-        jitter: args.jitter_offset.map_or(Jitter::Random, Jitter::Offset),
+        jitter: Jitter(args.jitter_offset.unwrap_or_else(rand::random)),
     };
     let plan = mutation::plan_detailed(&pod, identity.as_ref(), &config, &inputs)
         .map_err(|e| usage(format!("{}: {e}", args.filename.display())))?;

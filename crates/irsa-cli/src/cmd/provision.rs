@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use irsa_aws::{AwsSettings, Clients, Engine, EngineError, KeyDir, Report, RunOptions};
 use irsa_core::aws::{AccountId, Partition, Region};
@@ -197,13 +197,6 @@ fn spec(command: &str, identity: &IdentityFlags) -> Result<ClusterSpec, CliError
     ClusterSpec::new(account, region, cluster, issuer).map_err(|e| usage(command, e))
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 fn stderr_line(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
@@ -261,7 +254,7 @@ async fn provision(args: ProvisionArgs) -> Result<String, CliError> {
             .clone()
             .unwrap_or_else(|| Path::new("irsa-keys").join(spec.cluster().as_str())),
     );
-    let now = now();
+    let now = super::unix_now();
     let keys = key_dir
         .prepare(args.rotate_key, now, identity.dry_run)
         .map_err(|e| usage(CMD, e))?;

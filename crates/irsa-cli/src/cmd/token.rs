@@ -1,9 +1,9 @@
 //! Wiring for `irsa token …`: mint kube-apiserver-shaped service-account tokens, and verify
 //! tokens with the strict verifier (the same code the local STS uses).
 
+use super::unix_now;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use irsa_core::mutation::DEFAULT_TOKEN_EXPIRATION_SECS;
 use irsa_core::trust_policy::DEFAULT_AUDIENCE;
@@ -105,13 +105,6 @@ pub fn run(command: Command) -> ExitCode {
     finish(result)
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 fn mint(args: &MintArgs) -> Result<String, CliError> {
     check_issuer("token mint", &args.issuer)?;
     let pem = read_file("token mint", "--key", &args.key)?;
@@ -176,13 +169,14 @@ fn verify(args: &VerifyArgs) -> Result<String, CliError> {
         issuer: args.issuer.clone(),
         audiences: args.audiences.clone(),
         leeway_secs: args.leeway,
-        now: args.now,
     };
     let verifier = Verifier::new(&jwks, options)
         .map_err(|e| CliError::usage(format!("irsa token verify: --jwks {}: {e}", args.jwks)))?;
-    let verified = verifier.verify(&token).map_err(|e| {
-        CliError::failure(format!("irsa token verify: rejected ({}): {e}", e.reason()))
-    })?;
+    let verified = verifier
+        .verify(&token, args.now.unwrap_or_else(unix_now))
+        .map_err(|e| {
+            CliError::failure(format!("irsa token verify: rejected ({}): {e}", e.reason()))
+        })?;
     serde_json::to_string_pretty(&verified.claims)
         .map_err(|e| CliError::failure(format!("irsa token verify: {e}")))
 }

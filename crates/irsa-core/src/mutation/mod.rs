@@ -18,7 +18,6 @@ mod mapping;
 mod text;
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
 
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, PatchOperation};
@@ -89,17 +88,15 @@ pub enum MutationError {
     Apply(#[from] json_patch::PatchError),
 }
 
-/// How the container-credentials expiration jitter is chosen when the expiration is exactly
-/// 86400 s (upstream spreads refreshes over `[79200, 86400]`).
+/// The container-credentials expiration jitter, for a pod whose expiration is exactly
+/// 86400 s: upstream spreads token refreshes over `[79200, 86400]`.
+///
+/// The planner draws no randomness of its own: the caller supplies the value, so a plan is a
+/// function of its inputs. The webhook passes a fresh random `u64` per request; `irsa mutate
+/// --jitter-offset` and tests pass a fixed one. The offset is the value modulo
+/// `JITTER_SPAN + 1` (`Jitter(0)`, the default, gives 79200 like upstream's fixtures).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Jitter {
-    /// A fresh random offset per plan (the webhook's behaviour).
-    #[default]
-    Random,
-    /// A fixed offset in seconds, reduced modulo 7201 (tests; `Offset(0)` gives 79200 like
-    /// upstream's fixtures).
-    Offset(u64),
-}
+pub struct Jitter(pub u64);
 
 /// Inputs beyond the ServiceAccount: where the pod is and the optional identity sources.
 #[derive(Debug, Clone, Copy, Default)]
@@ -372,16 +369,8 @@ fn decide(
     }
 }
 
-fn jitter_offset(jitter: Jitter) -> i64 {
-    let offset = match jitter {
-        Jitter::Offset(n) => n,
-        // A per-process random key hashed with a counter-free hasher: uniform enough for
-        // spreading token refreshes, and needs no RNG dependency in this pure crate.
-        Jitter::Random => std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish(),
-    };
-    i64::try_from(offset % (JITTER_SPAN + 1)).unwrap_or(0)
+fn jitter_offset(Jitter(value): Jitter) -> i64 {
+    i64::try_from(value % (JITTER_SPAN + 1)).unwrap_or(0)
 }
 
 fn is_windows(pod: &Value) -> bool {

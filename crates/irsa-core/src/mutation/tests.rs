@@ -269,7 +269,7 @@ fn container_credentials_label_handling_and_jitter() {
     pod["metadata"]["labels"] = json!({"app": "x"});
     let inputs = PlanInputs {
         container_credentials: Some(&cc),
-        jitter: Jitter::Offset(7201 + 5),
+        jitter: Jitter(7201 + 5),
         ..PlanInputs::default()
     };
     let p = plan_detailed(&pod, None, &sts_config(), &inputs).expect("plans");
@@ -297,17 +297,26 @@ fn container_credentials_label_handling_and_jitter() {
             .is_empty()
     );
 
-    let random = PlanInputs {
-        jitter: Jitter::Random,
-        ..inputs
-    };
-    for _ in 0..50 {
-        let out = mutate(&basic_pod(), None, &sts_config(), &random);
-        let e = volume_token(&out)["expirationSeconds"]
+    // The caller's value decides the expiration, and only it: the same value gives the same
+    // patch every time, and every value lands in upstream's range.
+    for value in [0, 1, 7_200, 7_201, 123_456_789, u64::MAX] {
+        let with = PlanInputs {
+            jitter: Jitter(value),
+            ..inputs
+        };
+        let first = mutate(&basic_pod(), None, &sts_config(), &with);
+        let again = mutate(&basic_pod(), None, &sts_config(), &with);
+        assert_eq!(first, again, "jitter {value}");
+        let e = volume_token(&first)["expirationSeconds"]
             .as_i64()
             .expect("number");
+        assert_eq!(e, 79_200 + i64::try_from(value % 7_201).expect("small"));
         assert!((79_200..=86_400).contains(&e), "{e}");
     }
+    let random = PlanInputs {
+        jitter: Jitter(u64::MAX),
+        ..inputs
+    };
     let mut annotated = basic_pod();
     annotated["metadata"]["annotations"] = json!({"eks.amazonaws.com/token-expiration": "3600"});
     let out = mutate(&annotated, None, &sts_config(), &random);
@@ -328,7 +337,7 @@ fn container_credentials_without_sa_uses_exact_config_map_entry_only() {
     let inputs = PlanInputs {
         container_credentials: Some(&cc),
         role_mapping: Some(&mapping),
-        jitter: Jitter::Offset(0),
+        jitter: Jitter(0),
         ..PlanInputs::default()
     };
     let out = mutate(&basic_pod(), None, &sts_config(), &inputs);
@@ -362,7 +371,7 @@ fn existing_label_value_is_corrected_and_missing_metadata_is_created() {
     cc.insert("default", "default");
     let inputs = PlanInputs {
         container_credentials: Some(&cc),
-        jitter: Jitter::Offset(0),
+        jitter: Jitter(0),
         ..PlanInputs::default()
     };
     let pod = json!({"spec": {"containers": [{"name": "a"}]}});
