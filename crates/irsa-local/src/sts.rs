@@ -42,9 +42,9 @@ use irsa_issuer_client::{IssuerClientConfig, IssuerError, RemoteIssuers};
 
 use crate::clusters::LocalCluster;
 use crate::ids;
-use crate::server::QueryRequest;
+use crate::query::QueryRequest;
+use crate::session_seal::Session;
 use crate::state::{Caller, SharedState};
-use crate::store::Session;
 use crate::validation::{self, Violations};
 use crate::xml::{self, AwsError, STS_NAMESPACE, XmlFragment};
 
@@ -859,7 +859,7 @@ mod tests {
             "a.b.c".to_owned(),
         ];
         let roles = ["demo-app", "open", "nope"];
-        let jwks = irsa_jose::JwkSet::parse(cluster.jwks_json().to_string().as_bytes()).unwrap();
+        let jwks = irsa_jose::JwkSet::parse(&cluster.documents().jwks).unwrap();
         let mut allowed = 0;
         for token in &tokens {
             for role_name in roles {

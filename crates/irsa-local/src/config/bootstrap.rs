@@ -63,8 +63,8 @@ pub struct Bootstrapped {
     pub report: ApplyReport,
 }
 
-/// Opens the store, applies the config (or the demo on an empty data directory), drops
-/// expired sessions and loads the clusters.
+/// Opens the store, applies the config (or the demo on an empty data directory) and loads
+/// the clusters.
 pub async fn bootstrap(options: BootstrapOptions) -> Result<Bootstrapped, ConfigError> {
     bootstrap_with_progress(options, &Reporter::silent()).await
 }
@@ -84,7 +84,6 @@ pub async fn bootstrap_with_progress(
         }
         None => ApplyReport::default(),
     };
-    store.prune_sessions(now).await?;
     let mut clusters = Vec::new();
     for record in store.list_clusters() {
         clusters.push(LocalCluster::from_record(&record)?);
