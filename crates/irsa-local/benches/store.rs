@@ -1,28 +1,33 @@
 //! Durable write throughput of the `irsa local` store.
 //!
-//! Every `AssumeRoleWithWebIdentity` stores a session and every IAM write a record, and a
-//! write is acknowledged only after an `fsync`. The store groups concurrent writes into one
-//! transaction; this measures what that buys: one writer at a time versus 64 concurrent
-//! writers (per-iteration time is for the whole group of 64).
+//! Every IAM write (a role, a provider, a config being applied) is acknowledged only after
+//! an `fsync`; STS writes nothing (sessions are sealed into their tokens). The store groups
+//! concurrent writes into one transaction; this measures what that buys: one writer at a
+//! time versus 64 concurrent writers (per-iteration time is for the whole group of 64).
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use irsa_local::store::{Session, Store};
+use irsa_core::aws::Partition;
+use irsa_local::store::{Role, Store, Write};
 
-fn session(id: String) -> Session {
-    Session {
-        access_key_id: id,
-        secret_access_key: "s".repeat(40),
-        session_token: "t".repeat(272),
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// A role as `CreateRole` stores it, under a fresh name.
+fn role() -> Write {
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    Write::PutRole(Role {
+        partition: Partition::Aws,
         account: "000000000000".into(),
-        role_arn: "arn:aws:iam::000000000000:role/demo-app".into(),
-        assumed_role_arn: "arn:aws:sts::000000000000:assumed-role/demo-app/bench".into(),
-        assumed_role_id: "AROAAAAAAAAAAAAAAAAAA:bench".into(),
-        session_name: "bench".into(),
-        subject: "system:serviceaccount:default:demo-app".into(),
-        provider_arn: "arn:aws:iam::000000000000:oidc-provider/s3.eu-west-1.amazonaws.com/x".into(),
-        audience: "sts.amazonaws.com".into(),
-        expiration: 4_000_000_000,
-    }
+        name: format!("bench-{n}"),
+        path: "/".into(),
+        role_id: irsa_local::ids::role_id(),
+        assume_role_policy_document: r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::000000000000:oidc-provider/s3.eu-west-1.amazonaws.com/x"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"s3.eu-west-1.amazonaws.com/x:sub":"system:serviceaccount:default:demo-app"}}}]}"#.into(),
+        max_session_duration: 3600,
+        description: None,
+        tags: Vec::new(),
+        created: 1_764_365_789,
+    })
 }
 
 fn bench(c: &mut Criterion) {
@@ -35,25 +40,19 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_durable_write");
     group.sample_size(20);
 
-    group.bench_function("put_session_sequential", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(store.put_session(session(irsa_local::ids::session_access_key_id())))
-                .expect("put")
-        });
+    group.bench_function("put_role_sequential", |b| {
+        b.iter(|| runtime.block_on(store.commit(vec![role()])).expect("put"));
     });
 
-    group.bench_function("put_session_64_concurrent", |b| {
+    group.bench_function("put_role_64_concurrent", |b| {
         b.iter(|| {
             runtime.block_on(async {
                 let mut tasks = Vec::with_capacity(64);
                 for _ in 0..64 {
                     let store = store.clone();
-                    tasks.push(tokio::spawn(async move {
-                        store
-                            .put_session(session(irsa_local::ids::session_access_key_id()))
-                            .await
-                    }));
+                    tasks.push(tokio::spawn(
+                        async move { store.commit(vec![role()]).await },
+                    ));
                 }
                 for t in tasks {
                     t.await.expect("join").expect("put");

@@ -7,10 +7,13 @@
 //! policy, and SigV4-verified `GetCallerIdentity`). Real clients (AWS CLI, boto3,
 //! aws-sdk-rust) talk to it unmodified through `AWS_ENDPOINT_URL_STS`/`_IAM`.
 //!
-//! - [`server`]: router, Query-request parsing, documents and the private token endpoint.
+//! - [`server`]: router, documents and the private token endpoint.
+//! - [`query`]: a parsed AWS Query request (parameters, lists, the raw parts for SigV4).
 //! - [`state`]: what handlers share, and SigV4 authentication of callers.
-//! - [`store`]: durable state in redb (write acknowledged only once durable).
-//! - [`iam`]: the IAM actions.
+//! - [`store`]: durable state in redb (write acknowledged only once durable); STS sessions
+//!   are not stored but sealed into their tokens ([`session_seal`]).
+//! - [`iam`]: the IAM actions (dispatch, then `providers`, `roles`, and IAM's entity rules
+//!   in `validate`).
 //! - [`sts`]: the STS actions; keys of issuers hosted elsewhere come from
 //!   [`irsa_issuer_client`], the one client for remote issuers.
 //! - [`sigv4`]: server-side SigV4 verification; [`session_seal`]: self-contained STS
@@ -29,6 +32,7 @@ pub mod config;
 pub mod exec;
 pub mod iam;
 pub mod ids;
+pub mod query;
 pub mod server;
 pub mod session_seal;
 pub mod sigv4;

@@ -5,7 +5,6 @@
 //! (token minting for `irsa local token`/`exec`) live under `/_irsa/` where no AWS client
 //! goes by accident, and accept only JSON.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -19,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::query::{QueryRequest, parse_params};
 use crate::state::SharedState;
 use crate::xml::{self, AwsError, IAM_NAMESPACE, STS_NAMESPACE};
 
@@ -46,101 +46,6 @@ pub const IAM_ACTIONS: &[&str] = &[
     "UpdateAssumeRolePolicy",
     "UpdateRole",
 ];
-
-/// A parsed AWS Query request: the raw request (for SigV4) and its parameters.
-#[derive(Debug, Clone)]
-pub struct QueryRequest {
-    /// The request ID assigned to this request.
-    pub request_id: String,
-    /// HTTP method.
-    pub method: Method,
-    /// URI as received.
-    pub uri: Uri,
-    /// Headers as received.
-    pub headers: HeaderMap,
-    /// Raw body.
-    pub body: Bytes,
-    /// Parameters from the query string and the form body (a name may appear in only one).
-    pub params: BTreeMap<String, String>,
-}
-
-impl QueryRequest {
-    /// A parameter's value.
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.get(name).map(String::as_str)
-    }
-
-    /// The `Action`.
-    pub fn action(&self) -> &str {
-        self.param("Action").unwrap_or_default()
-    }
-
-    /// The members of a Query list `Name.member.1`, `Name.member.2`, … in index order.
-    pub fn list(&self, name: &str) -> Vec<String> {
-        let prefix = format!("{name}.member.");
-        let mut items: Vec<(u32, String)> = self
-            .params
-            .iter()
-            .filter_map(|(k, v)| {
-                let index = k.strip_prefix(&prefix)?.parse::<u32>().ok()?;
-                Some((index, v.clone()))
-            })
-            .collect();
-        items.sort_by_key(|(i, _)| *i);
-        items.into_iter().map(|(_, v)| v).collect()
-    }
-
-    /// Whether any `Name.member.N` (or `Name` itself, for an explicitly empty list) was sent.
-    pub fn has_list(&self, name: &str) -> bool {
-        let prefix = format!("{name}.member.");
-        self.params
-            .keys()
-            .any(|k| k == name || k.starts_with(&prefix))
-    }
-
-    /// Query-list structures `Name.member.N.Field`, one map per N in index order.
-    pub fn struct_list(&self, name: &str) -> Vec<BTreeMap<String, String>> {
-        let prefix = format!("{name}.member.");
-        let mut items: BTreeMap<u32, BTreeMap<String, String>> = BTreeMap::new();
-        for (k, v) in &self.params {
-            let Some(rest) = k.strip_prefix(&prefix) else {
-                continue;
-            };
-            let Some((index, field)) = rest.split_once('.') else {
-                continue;
-            };
-            let Ok(index) = index.parse::<u32>() else {
-                continue;
-            };
-            items
-                .entry(index)
-                .or_default()
-                .insert(field.to_string(), v.clone());
-        }
-        items.into_values().collect()
-    }
-}
-
-/// Why a Query request could not even be parsed.
-fn parse_params(uri: &Uri, body: &[u8]) -> Result<BTreeMap<String, String>, AwsError> {
-    let mut params = BTreeMap::new();
-    let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
-        .map_err(|e| AwsError::validation(format!("The query string is not valid: {e}")))?;
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|e| {
-        AwsError::validation(format!(
-            "The request body is not valid application/x-www-form-urlencoded: {e}"
-        ))
-    })?;
-    for (k, v) in query.into_iter().chain(form) {
-        if params.contains_key(&k) {
-            return Err(AwsError::validation(format!(
-                "Parameter {k} appears more than once (in the query string and/or the body)"
-            )));
-        }
-        params.insert(k, v);
-    }
-    Ok(params)
-}
 
 async fn query_handler(
     State(state): State<SharedState>,
@@ -373,32 +278,13 @@ pub fn router(state: SharedState) -> Router {
         .with_state(state)
 }
 
-/// How often expired STS sessions are deleted from the store.
-pub const SESSION_PRUNE_INTERVAL: Duration = Duration::from_secs(300);
-
 /// Serves `router(state)` on `listener` until `shutdown` resolves, then drains for at most
-/// 10 s, with [`irsa_runtime::serve`]'s bounds on every connection. Expired sessions are
-/// pruned every [`SESSION_PRUNE_INTERVAL`] meanwhile.
+/// 10 s, with [`irsa_runtime::serve`]'s bounds on every connection.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: SharedState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let pruner = {
-        let state = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(SESSION_PRUNE_INTERVAL);
-            tick.tick().await; // the first tick is immediate; bootstrap already pruned
-            loop {
-                tick.tick().await;
-                match state.store.prune_sessions(state.clock.now()).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::debug!(sessions = n, "pruned expired sessions"),
-                    Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
-                }
-            }
-        })
-    };
     irsa_runtime::serve(
         listener,
         None,
@@ -407,6 +293,5 @@ pub async fn serve(
         shutdown,
     )
     .await;
-    pruner.abort();
     Ok(())
 }

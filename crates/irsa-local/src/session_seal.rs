@@ -20,7 +20,39 @@ use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-use crate::store::{Session, Store, StoreError, Write};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, StoreError, Write};
+
+/// Temporary credentials issued by STS and the identity behind them: what a session
+/// token carries, sealed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// `ASIA…`.
+    pub access_key_id: String,
+    /// The 40-character secret. Never logged.
+    pub secret_access_key: String,
+    /// The opaque session token. Never logged.
+    pub session_token: String,
+    /// The account of the assumed role.
+    pub account: String,
+    /// The assumed role's ARN (with path).
+    pub role_arn: String,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`.
+    pub assumed_role_arn: String,
+    /// `ROLEID:SESSION`.
+    pub assumed_role_id: String,
+    /// The session name.
+    pub session_name: String,
+    /// The `sub` of the web identity token.
+    pub subject: String,
+    /// The provider ARN that vouched for the token.
+    pub provider_arn: String,
+    /// The matched audience.
+    pub audience: String,
+    /// Expiry, UNIX seconds.
+    pub expiration: i64,
+}
 
 /// The name of the sealing key in the store's secrets table.
 const SECRET_NAME: &str = "sts-session-sealing-key";

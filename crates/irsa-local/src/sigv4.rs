@@ -197,13 +197,52 @@ fn parse_credential(credential: &str) -> Result<[String; 5], SigV4Error> {
     }
 }
 
+/// A signature's fields as carried, in the `Authorization` header or in a presigned URL's
+/// query string; [`into_authorization`](Self::into_authorization) reads both the same way.
+struct SignatureFields<'a> {
+    credential: &'a str,
+    signed_headers: &'a str,
+    signature: &'a str,
+    amz_date: &'a str,
+    session_token: Option<&'a str>,
+    presigned: Option<PresignedQuery>,
+}
+
+impl SignatureFields<'_> {
+    fn into_authorization(self) -> Result<Authorization, SigV4Error> {
+        let [access_key_id, date, region, service, terminator] = parse_credential(self.credential)?;
+        Ok(Authorization {
+            access_key_id,
+            date,
+            region,
+            service,
+            terminator,
+            signed_headers: self
+                .signed_headers
+                .split(';')
+                .map(str::to_ascii_lowercase)
+                .collect(),
+            signature: self.signature.to_owned(),
+            amz_date: self.amz_date.to_owned(),
+            session_token: self.session_token.map(str::to_owned),
+            presigned: self.presigned,
+        })
+    }
+}
+
+fn check_algorithm(algorithm: &str) -> Result<(), SigV4Error> {
+    if algorithm == ALGORITHM {
+        Ok(())
+    } else {
+        Err(SigV4Error::Incomplete(format!(
+            "Unsupported AWS 'algorithm': '{algorithm}'"
+        )))
+    }
+}
+
 fn parse_header_auth(value: &str, headers: &HeaderMap) -> Result<Authorization, SigV4Error> {
     let (algorithm, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
-    if algorithm != ALGORITHM {
-        return Err(SigV4Error::Incomplete(format!(
-            "Unsupported AWS 'algorithm': '{algorithm}'"
-        )));
-    }
+    check_algorithm(algorithm)?;
     let mut credential = None;
     let mut signed_headers = None;
     let mut signature = None;
@@ -241,24 +280,15 @@ fn parse_header_auth(value: &str, headers: &HeaderMap) -> Result<Authorization, 
             missing.join(" ")
         )));
     }
-    let [access_key_id, date, region, service, terminator] =
-        parse_credential(credential.unwrap_or_default())?;
-    Ok(Authorization {
-        access_key_id,
-        date,
-        region,
-        service,
-        terminator,
-        signed_headers: signed_headers
-            .unwrap_or_default()
-            .split(';')
-            .map(str::to_ascii_lowercase)
-            .collect(),
-        signature: signature.unwrap_or_default().to_string(),
-        amz_date: amz_date.unwrap_or_default().to_string(),
-        session_token: header_str(headers, "x-amz-security-token").map(str::to_string),
+    SignatureFields {
+        credential: credential.unwrap_or_default(),
+        signed_headers: signed_headers.unwrap_or_default(),
+        signature: signature.unwrap_or_default(),
+        amz_date: amz_date.unwrap_or_default(),
+        session_token: header_str(headers, "x-amz-security-token"),
         presigned: None,
-    })
+    }
+    .into_authorization()
 }
 
 fn parse_query_auth(pairs: &[(String, String)]) -> Result<Authorization, SigV4Error> {
@@ -268,12 +298,7 @@ fn parse_query_auth(pairs: &[(String, String)]) -> Result<Authorization, SigV4Er
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let algorithm = get("X-Amz-Algorithm").unwrap_or_default();
-    if algorithm != ALGORITHM {
-        return Err(SigV4Error::Incomplete(format!(
-            "Unsupported AWS 'algorithm': '{algorithm}'"
-        )));
-    }
+    check_algorithm(get("X-Amz-Algorithm").unwrap_or_default())?;
     let mut missing = Vec::new();
     for name in [
         "X-Amz-Credential",
@@ -290,28 +315,19 @@ fn parse_query_auth(pairs: &[(String, String)]) -> Result<Authorization, SigV4Er
     if !missing.is_empty() {
         return Err(SigV4Error::Incomplete(missing.join(" ")));
     }
-    let [access_key_id, date, region, service, terminator] =
-        parse_credential(get("X-Amz-Credential").unwrap_or_default())?;
     let expires = get("X-Amz-Expires")
         .map(parse_expires)
         .transpose()?
         .unwrap_or(DEFAULT_PRESIGNED_EXPIRES);
-    Ok(Authorization {
-        access_key_id,
-        date,
-        region,
-        service,
-        terminator,
-        signed_headers: get("X-Amz-SignedHeaders")
-            .unwrap_or_default()
-            .split(';')
-            .map(str::to_ascii_lowercase)
-            .collect(),
-        signature: get("X-Amz-Signature").unwrap_or_default().to_string(),
-        amz_date: get("X-Amz-Date").unwrap_or_default().to_string(),
-        session_token: get("X-Amz-Security-Token").map(str::to_string),
+    SignatureFields {
+        credential: get("X-Amz-Credential").unwrap_or_default(),
+        signed_headers: get("X-Amz-SignedHeaders").unwrap_or_default(),
+        signature: get("X-Amz-Signature").unwrap_or_default(),
+        amz_date: get("X-Amz-Date").unwrap_or_default(),
+        session_token: get("X-Amz-Security-Token"),
         presigned: Some(PresignedQuery { expires }),
-    })
+    }
+    .into_authorization()
 }
 
 /// `X-Amz-Expires` when a presigned URL omits it (AWS SDK default).

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use irsa_core::aws::{Partition, Region};
+use irsa_core::aws::{AccountId, Partition, Region};
 
 use crate::clusters::Clusters;
-use crate::server::QueryRequest;
-use crate::session_seal::SessionSealer;
+use crate::query::QueryRequest;
+use crate::session_seal::{Session, SessionSealer};
 use crate::sigv4::{self, RequestParts, SigningSecret};
-use crate::store::{Session, Store};
+use crate::store::Store;
 use crate::xml::AwsError;
 
 /// Default root access key ID of the local IAM admin (same convention as moto/LocalStack).
@@ -123,11 +123,6 @@ impl Caller {
     }
 }
 
-/// Whether `s` is a 12-digit AWS account ID.
-pub fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Everything handlers share.
 #[derive(Debug)]
 pub struct AppState {
@@ -150,7 +145,7 @@ pub type SharedState = Arc<AppState>;
 
 impl AppState {
     /// Verifies the SigV4 signature of `req` for `service` (`iam`, `sts`) and returns who
-    /// signed it: the root credentials, a live STS session, or (LocalStack's convention)
+    /// signed it: the root credentials, a live STS session (opened from its token), or (LocalStack's convention)
     /// an access key ID that is a 12-digit account ID with the root secret, which acts as
     /// the root of that account, for cross-account setups.
     pub fn authenticate(&self, req: &QueryRequest, service: &str) -> Result<Caller, AwsError> {
@@ -176,18 +171,16 @@ impl AppState {
             if akid == self.settings.root_access_key_id {
                 return Some(root());
             }
-            if is_account_id(akid) {
+            if AccountId::parse(akid).is_ok() {
                 account = akid.to_string();
                 return Some(root());
             }
-            let s = self.store.get_session(akid).or_else(|| {
-                let token = req
-                    .headers
-                    .get("x-amz-security-token")
-                    .and_then(|v| v.to_str().ok())
-                    .or_else(|| req.param("X-Amz-Security-Token"))?;
-                self.sealer.open(akid, token)
-            })?;
+            let token = req
+                .headers
+                .get("x-amz-security-token")
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| req.param("X-Amz-Security-Token"))?;
+            let s = self.sealer.open(akid, token)?;
             let secret = SigningSecret {
                 secret_access_key: s.secret_access_key.clone(),
                 session_token: Some(s.session_token.clone()),

@@ -1,14 +1,17 @@
-//! Durable state: clusters and their keys, OIDC providers, roles and live sessions.
+//! Durable state: clusters and their keys, OIDC providers, roles and server secrets.
+//!
+//! STS sessions are not stored: they are sealed into their own tokens
+//! ([`crate::session_seal`]).
 //!
 //! All state lives in one redb file in the data directory. Reads are served from an
 //! in-memory mirror (STS reads a role and a provider on every call; it must not touch
 //! the disk for that). Writes go to a single writer thread that groups whatever writes
 //! are pending into one redb transaction, commits it with the default durability (an
 //! `fsync`), applies it to the mirror and only then answers every waiting caller. So a
-//! write is acknowledged only once it is durable, and concurrent writers (a burst of
-//! `AssumeRoleWithWebIdentity` calls) share one `fsync` instead of queueing for one each.
+//! write is acknowledged only once it is durable, and concurrent writers (a burst of IAM
+//! calls, a config being applied) share one `fsync` instead of queueing for one each.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock, mpsc};
 
@@ -20,7 +23,9 @@ use tokio::sync::oneshot;
 const CLUSTERS: TableDefinition<&str, &[u8]> = TableDefinition::new("clusters");
 const PROVIDERS: TableDefinition<&str, &[u8]> = TableDefinition::new("oidc_providers");
 const ROLES: TableDefinition<&str, &[u8]> = TableDefinition::new("roles");
-const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// Where versions before sealed sessions (see [`crate::session_seal`]) stored every STS
+/// session. Nothing reads it any more; [`Store::open`] drops it from an old file.
+const LEGACY_SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
 const SECRETS: TableDefinition<&str, &[u8]> = TableDefinition::new("secrets");
 
 /// The file name of the database inside the data directory.
@@ -183,35 +188,6 @@ impl Role {
     }
 }
 
-/// Temporary credentials issued by STS and the identity behind them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Session {
-    /// `ASIA…`.
-    pub access_key_id: String,
-    /// The 40-character secret. Never logged.
-    pub secret_access_key: String,
-    /// The opaque session token. Never logged.
-    pub session_token: String,
-    /// The account of the assumed role.
-    pub account: String,
-    /// The assumed role's ARN (with path).
-    pub role_arn: String,
-    /// `arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`.
-    pub assumed_role_arn: String,
-    /// `ROLEID:SESSION`.
-    pub assumed_role_id: String,
-    /// The session name.
-    pub session_name: String,
-    /// The `sub` of the web identity token.
-    pub subject: String,
-    /// The provider ARN that vouched for the token.
-    pub provider_arn: String,
-    /// The matched audience.
-    pub audience: String,
-    /// Expiry, UNIX seconds.
-    pub expiration: i64,
-}
-
 /// One write.
 #[derive(Debug, Clone)]
 pub enum Write {
@@ -235,10 +211,6 @@ pub enum Write {
         /// Role name.
         name: String,
     },
-    /// Insert or replace a session.
-    PutSession(Session),
-    /// Delete a session by access key ID.
-    DeleteSession(String),
     /// Insert a server secret (e.g. the session-sealing key) under a name. Never logged.
     PutSecret {
         /// The secret's name.
@@ -261,7 +233,6 @@ struct Mirror {
     clusters: BTreeMap<String, ClusterRecord>,
     providers: BTreeMap<String, Provider>,
     roles: BTreeMap<String, Role>,
-    sessions: HashMap<String, Session>,
     secrets: BTreeMap<String, Vec<u8>>,
 }
 
@@ -283,12 +254,6 @@ impl Mirror {
             }
             Write::DeleteRole { account, name } => {
                 self.roles.remove(&role_key(account, name));
-            }
-            Write::PutSession(s) => {
-                self.sessions.insert(s.access_key_id.clone(), s.clone());
-            }
-            Write::DeleteSession(id) => {
-                self.sessions.remove(id);
             }
             Write::PutSecret { name, value } => {
                 self.secrets.insert(name.clone(), value.clone());
@@ -376,7 +341,6 @@ fn commit_batch(db: &Database, path: &Path, writes: &[&Write]) -> Result<(), Sto
         let mut clusters = txn.open_table(CLUSTERS).map_err(|e| db_err(path, e))?;
         let mut providers = txn.open_table(PROVIDERS).map_err(|e| db_err(path, e))?;
         let mut roles = txn.open_table(ROLES).map_err(|e| db_err(path, e))?;
-        let mut sessions = txn.open_table(SESSIONS).map_err(|e| db_err(path, e))?;
         let mut secrets = txn.open_table(SECRETS).map_err(|e| db_err(path, e))?;
         for write in writes {
             let result = match write {
@@ -401,10 +365,6 @@ fn commit_batch(db: &Database, path: &Path, writes: &[&Write]) -> Result<(), Sto
                 Write::DeleteRole { account, name } => {
                     roles.remove(role_key(account, name).as_str()).map(drop)
                 }
-                Write::PutSession(s) => sessions
-                    .insert(s.access_key_id.as_str(), to_json(s).as_slice())
-                    .map(drop),
-                Write::DeleteSession(id) => sessions.remove(id.as_str()).map(drop),
                 Write::PutSecret { name, value } => {
                     secrets.insert(name.as_str(), value.as_slice()).map(drop)
                 }
@@ -413,6 +373,22 @@ fn commit_batch(db: &Database, path: &Path, writes: &[&Write]) -> Result<(), Sto
         }
     }
     txn.commit().map_err(|e| db_err(path, e))
+}
+
+/// Drops the tables older versions wrote and this one no longer reads, so an old data
+/// directory opens and does not carry dead session records (and their secrets) forever.
+/// Writes (one commit) only when there is something to drop.
+fn drop_legacy_tables(db: &Database, path: &Path) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(|e| db_err(path, e))?;
+    if txn
+        .delete_table(LEGACY_SESSIONS)
+        .map_err(|e| db_err(path, e))?
+    {
+        tracing::info!(path = %path.display(), "dropped the sessions table of an older version");
+        txn.commit().map_err(|e| db_err(path, e))
+    } else {
+        txn.abort().map_err(|e| db_err(path, e))
+    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
@@ -471,6 +447,7 @@ impl Store {
         })?;
         let path = data_dir.join(DB_FILE);
         let db = Database::create(&path).map_err(|e| db_err(&path, e))?;
+        drop_legacy_tables(&db, &path)?;
         let mut mirror = Mirror::default();
         for c in load_table::<ClusterRecord>(&db, &path, CLUSTERS, "clusters")? {
             mirror.clusters.insert(c.name.clone(), c);
@@ -480,9 +457,6 @@ impl Store {
         }
         for r in load_table::<Role>(&db, &path, ROLES, "roles")? {
             mirror.roles.insert(role_key(&r.account, &r.name), r);
-        }
-        for s in load_table::<Session>(&db, &path, SESSIONS, "sessions")? {
-            mirror.sessions.insert(s.access_key_id.clone(), s);
         }
         mirror.secrets = load_secrets(&db, &path)?;
         let (tx, rx) = mpsc::channel::<Job>();
@@ -616,33 +590,9 @@ impl Store {
         self.read(|m| m.providers.values().cloned().collect())
     }
 
-    /// A session by access key ID.
-    pub fn get_session(&self, access_key_id: &str) -> Option<Session> {
-        self.read(|m| m.sessions.get(access_key_id).cloned())
-    }
-
     /// A server secret by name (see [`Write::PutSecret`]).
     pub fn get_secret(&self, name: &str) -> Option<Vec<u8>> {
         self.read(|m| m.secrets.get(name).cloned())
-    }
-
-    /// Stores a session durably.
-    pub async fn put_session(&self, session: Session) -> Result<(), StoreError> {
-        self.commit(vec![Write::PutSession(session)]).await
-    }
-
-    /// Deletes sessions that expired before `now` (UNIX seconds); returns how many.
-    pub async fn prune_sessions(&self, now: i64) -> Result<usize, StoreError> {
-        let expired: Vec<Write> = self.read(|m| {
-            m.sessions
-                .values()
-                .filter(|s| s.expiration < now)
-                .map(|s| Write::DeleteSession(s.access_key_id.clone()))
-                .collect()
-        });
-        let n = expired.len();
-        self.commit(expired).await?;
-        Ok(n)
     }
 }
 
@@ -680,20 +630,6 @@ mod tests {
     #[tokio::test]
     async fn round_trip_survives_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let session = Session {
-            access_key_id: "ASIAAAAAAAAAAAAAAAAA".into(),
-            secret_access_key: "s".repeat(40),
-            session_token: "t".into(),
-            account: "000000000000".into(),
-            role_arn: "arn:aws:iam::000000000000:role/App".into(),
-            assumed_role_arn: "arn:aws:sts::000000000000:assumed-role/App/s".into(),
-            assumed_role_id: "AROAX:s".into(),
-            session_name: "s".into(),
-            subject: "system:serviceaccount:a:b".into(),
-            provider_arn: "arn:aws:iam::000000000000:oidc-provider/h/p".into(),
-            audience: "sts.amazonaws.com".into(),
-            expiration: 2_000_000_000,
-        };
         {
             let store = Store::open(dir.path()).expect("open");
             store
@@ -704,7 +640,6 @@ mod tests {
                 ])
                 .await
                 .expect("commit");
-            store.put_session(session.clone()).await.expect("session");
             store
                 .commit(vec![Write::DeleteRole {
                     account: "000000000000".into(),
@@ -733,7 +668,6 @@ mod tests {
                 .is_none()
         );
         assert!(store.find_provider("000000000000", "http://h/p").is_none());
-        assert_eq!(store.get_session(&session.access_key_id), Some(session));
     }
 
     #[tokio::test]
@@ -759,29 +693,46 @@ mod tests {
         assert_eq!(store.list_roles("000000000000").len(), 50);
     }
 
+    /// A file written by a version that stored sessions still opens: its records load and
+    /// the dead sessions table is dropped.
     #[tokio::test]
-    async fn prune_removes_only_expired_sessions() {
+    async fn files_with_the_old_sessions_table_open() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(dir.path()).expect("open");
-        let mk = |id: &str, exp: i64| Session {
-            access_key_id: id.into(),
-            secret_access_key: String::new(),
-            session_token: String::new(),
-            account: String::new(),
-            role_arn: String::new(),
-            assumed_role_arn: String::new(),
-            assumed_role_id: String::new(),
-            session_name: String::new(),
-            subject: String::new(),
-            provider_arn: String::new(),
-            audience: String::new(),
-            expiration: exp,
-        };
-        store.put_session(mk("old", 10)).await.expect("put");
-        store.put_session(mk("new", 100)).await.expect("put");
-        assert_eq!(store.prune_sessions(50).await.expect("prune"), 1);
-        assert!(store.get_session("old").is_none());
-        assert!(store.get_session("new").is_some());
+        let path = dir.path().join(DB_FILE);
+        {
+            let db = Database::create(&path).expect("create");
+            let txn = db.begin_write().expect("txn");
+            {
+                let mut roles = txn.open_table(ROLES).expect("roles");
+                roles
+                    .insert(
+                        role_key("000000000000", "App").as_str(),
+                        to_json(&role("App")).as_slice(),
+                    )
+                    .expect("role");
+                let mut sessions = txn.open_table(LEGACY_SESSIONS).expect("sessions");
+                sessions
+                    .insert(
+                        "ASIAOLD",
+                        br#"{"access_key_id":"ASIAOLD","secret_access_key":"s"}"#.as_slice(),
+                    )
+                    .expect("session");
+            }
+            txn.commit().expect("commit");
+        }
+        let store = Store::open(dir.path()).expect("an old file opens");
+        assert!(store.get_role("000000000000", "app").is_some());
+        store.close();
+        drop(store);
+        let db = Database::create(&path).expect("reopen");
+        let txn = db.begin_read().expect("read");
+        assert!(
+            matches!(
+                txn.open_table(LEGACY_SESSIONS),
+                Err(redb::TableError::TableDoesNotExist(_))
+            ),
+            "the sessions table is dropped"
+        );
     }
 
     #[tokio::test]

@@ -42,9 +42,9 @@ use irsa_issuer_client::{IssuerClientConfig, IssuerError, RemoteIssuers};
 
 use crate::clusters::LocalCluster;
 use crate::ids;
-use crate::server::QueryRequest;
+use crate::query::QueryRequest;
+use crate::session_seal::Session;
 use crate::state::{Caller, SharedState};
-use crate::store::Session;
 use crate::validation::{self, Violations};
 use crate::xml::{self, AwsError, STS_NAMESPACE, XmlFragment};
 

@@ -732,37 +732,37 @@ async fn acknowledged_writes_survive_restart() {
 async fn session_credentials_cannot_administer_iam_and_expire() {
     let local = Local::start().await;
     let now = local.state.clock.now();
-    let session = |id: &str, expiration: i64| irsa_local::store::Session {
-        access_key_id: id.into(),
-        secret_access_key: "s".repeat(40),
-        session_token: "IQoJb3JpZ2luX2VjTOKEN".into(),
-        account: "000000000000".into(),
-        role_arn: "arn:aws:iam::000000000000:role/demo-app".into(),
-        assumed_role_arn: "arn:aws:sts::000000000000:assumed-role/demo-app/s1".into(),
-        assumed_role_id: "AROAAAAAAAAAAAAAAAAAA:s1".into(),
-        session_name: "s1".into(),
-        subject: "system:serviceaccount:default:demo-app".into(),
-        provider_arn: "arn:aws:iam::000000000000:oidc-provider/x".into(),
-        audience: "sts.amazonaws.com".into(),
-        expiration,
+    // Sessions as STS issues them: sealed into their tokens, nothing stored.
+    let session = |expiration: i64| {
+        local
+            .state
+            .sealer
+            .seal(irsa_local::session_seal::Session {
+                access_key_id: irsa_local::ids::session_access_key_id(),
+                secret_access_key: String::new(),
+                session_token: String::new(),
+                account: "000000000000".into(),
+                role_arn: "arn:aws:iam::000000000000:role/demo-app".into(),
+                assumed_role_arn: "arn:aws:sts::000000000000:assumed-role/demo-app/s1".into(),
+                assumed_role_id: "AROAAAAAAAAAAAAAAAAAA:s1".into(),
+                session_name: "s1".into(),
+                subject: "system:serviceaccount:default:demo-app".into(),
+                provider_arn: "arn:aws:iam::000000000000:oidc-provider/x".into(),
+                audience: "sts.amazonaws.com".into(),
+                expiration,
+            })
+            .expect("sealed")
     };
-    let store = &local.state.store;
-    store
-        .put_session(session("ASIALIVE000000000000", now + 600))
-        .await
-        .expect("live");
-    store
-        .put_session(session("ASIAEXPIRED000000000", now - 1))
-        .await
-        .expect("expired");
-    let client = |id: &str, token: Option<&str>| {
+    let live = session(now + 600);
+    let expired = session(now - 1);
+    let client = |s: &irsa_local::session_seal::Session, token: &str| {
         let conf = aws_sdk_iam::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new(
-                id,
-                "s".repeat(40),
-                token.map(str::to_string),
+                &s.access_key_id,
+                &s.secret_access_key,
+                Some(token.to_owned()),
                 None,
                 "test",
             ))
@@ -770,7 +770,7 @@ async fn session_credentials_cannot_administer_iam_and_expire() {
             .build();
         aws_sdk_iam::Client::from_conf(conf)
     };
-    let err = client("ASIALIVE000000000000", Some("IQoJb3JpZ2luX2VjTOKEN"))
+    let err = client(&live, &live.session_token)
         .list_roles()
         .send()
         .await
@@ -783,13 +783,13 @@ async fn session_credentials_cannot_administer_iam_and_expire() {
         ),
         "{message}"
     );
-    let err = client("ASIALIVE000000000000", Some("wrong-token"))
+    let err = client(&live, &expired.session_token)
         .list_roles()
         .send()
         .await
         .expect_err("token mismatch");
     assert_eq!(code_status(&err).0, "InvalidClientTokenId");
-    let err = client("ASIAEXPIRED000000000", Some("IQoJb3JpZ2luX2VjTOKEN"))
+    let err = client(&expired, &expired.session_token)
         .list_roles()
         .send()
         .await

@@ -61,8 +61,8 @@ pub struct Bootstrapped {
     pub report: ApplyReport,
 }
 
-/// Opens the store, applies the config (or the demo on an empty data directory), drops
-/// expired sessions and loads the clusters.
+/// Opens the store, applies the config (or the demo on an empty data directory) and loads
+/// the clusters.
 pub async fn bootstrap(options: BootstrapOptions) -> Result<Bootstrapped, ConfigError> {
     let store = Store::open(&options.data_dir)?;
     let now = options.clock.now();
@@ -73,7 +73,6 @@ pub async fn bootstrap(options: BootstrapOptions) -> Result<Bootstrapped, Config
         }
         None => ApplyReport::default(),
     };
-    store.prune_sessions(now).await?;
     let mut clusters = Vec::new();
     for record in store.list_clusters() {
         clusters.push(LocalCluster::from_record(&record)?);
