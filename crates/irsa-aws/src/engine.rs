@@ -334,6 +334,7 @@ impl Engine {
                 self.write(Service::S3, name, step, out).map(|_| ())
             }
             Action::CreateOpenIdConnectProvider {
+                arn: expected,
                 url,
                 client_ids,
                 thumbprints,
@@ -354,13 +355,12 @@ impl Engine {
                     .await;
                 match self.write(Service::Iam, name, step, out) {
                     Ok(created) => {
-                        let expected = spec.provider_arn().to_string();
                         let actual = created.open_id_connect_provider_arn().unwrap_or_default();
                         if actual == expected {
                             Ok(())
                         } else {
                             Err(EngineError::WrongAccount {
-                                expected,
+                                expected: expected.clone(),
                                 actual: actual.to_owned(),
                             })
                         }
@@ -439,6 +439,62 @@ impl Engine {
                     .await;
                 missing_is_fine(self.write(Service::Iam, name, step, out), "NoSuchEntity")
             }
+            Action::CreateRole {
+                arn,
+                assume_role_policy_document,
+                max_session_duration,
+                description,
+            } => {
+                let out = c
+                    .iam
+                    .create_role()
+                    .role_name(arn.name().as_str())
+                    .path(arn.path().as_str())
+                    .assume_role_policy_document(assume_role_policy_document)
+                    .max_session_duration(i32::try_from(*max_session_duration).unwrap_or(i32::MAX))
+                    .set_description(description.clone())
+                    .send()
+                    .await;
+                self.write(Service::Iam, name, step, out).map(|_| ())
+            }
+            Action::UpdateAssumeRolePolicy {
+                arn,
+                policy_document,
+            } => {
+                let out = c
+                    .iam
+                    .update_assume_role_policy()
+                    .role_name(arn.name().as_str())
+                    .policy_document(policy_document)
+                    .send()
+                    .await;
+                self.write(Service::Iam, name, step, out).map(|_| ())
+            }
+            Action::UpdateRole {
+                arn,
+                max_session_duration,
+                description,
+            } => {
+                // IAM leaves an absent description unchanged; an empty one clears it.
+                let out = c
+                    .iam
+                    .update_role()
+                    .role_name(arn.name().as_str())
+                    .max_session_duration(i32::try_from(*max_session_duration).unwrap_or(i32::MAX))
+                    .description(description.clone().unwrap_or_default())
+                    .send()
+                    .await;
+                self.write(Service::Iam, name, step, out).map(|_| ())
+            }
+            Action::DeleteRole { arn } => {
+                let out = c
+                    .iam
+                    .delete_role()
+                    .role_name(arn.name().as_str())
+                    .send()
+                    .await;
+                missing_is_fine(self.write(Service::Iam, name, step, out), "NoSuchEntity")
+            }
             Action::DeleteObject { bucket, key } => {
                 let out =
                     c.s3.delete_object()
@@ -468,7 +524,7 @@ impl Engine {
             bucket: ObservedBucket::Absent,
             provider: found,
         };
-        let step = plan_provider(desired, observed.provider.as_ref());
+        let step = plan_provider(&desired.provider, observed.provider.as_ref());
         for action in &step.actions {
             if matches!(action, Action::CreateOpenIdConnectProvider { .. }) {
                 continue; // gone again in between: the next pass creates it

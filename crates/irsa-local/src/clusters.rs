@@ -13,7 +13,8 @@ use std::sync::Arc;
 use irsa_core::InvalidValue;
 use irsa_core::aws::{AccountId, Partition, Region};
 use irsa_core::issuer::ClusterIssuer;
-use irsa_jose::{DiscoveryDocument, JwkSet, MintRequest, Signer};
+use irsa_jose::{MintRequest, Signer};
+use irsa_provision::IssuerDocuments;
 
 use crate::store::ClusterRecord;
 
@@ -79,8 +80,7 @@ pub struct LocalCluster {
     /// a trailing slash, or `/_irsa/clusters/NAME` for an issuer without a path).
     pub path_prefix: String,
     signer: Signer,
-    jwks: serde_json::Value,
-    discovery: serde_json::Value,
+    documents: IssuerDocuments,
 }
 
 impl std::fmt::Debug for LocalCluster {
@@ -111,10 +111,8 @@ impl LocalCluster {
         let region = Region::parse(&record.region).map_err(identity)?;
         let account_id = AccountId::parse(&record.account).map_err(identity)?;
         let cluster_issuer = parse_issuer(&record.issuer, &region).map_err(identity)?;
-        let public = [signer.public_key().clone()];
-        let jwks = JwkSet::from_keys(&public).to_json();
-        let discovery = serde_json::to_value(DiscoveryDocument::new(&record.issuer, &public))
-            .unwrap_or(serde_json::Value::Null);
+        // The bytes `irsa provision` uploads for the same issuer and key.
+        let documents = IssuerDocuments::new(&cluster_issuer, &[signer.public_key().clone()]);
         let path = record
             .issuer
             .strip_prefix("https://")
@@ -135,8 +133,7 @@ impl LocalCluster {
             issuer: record.issuer.clone(),
             path_prefix,
             signer,
-            jwks,
-            discovery,
+            documents,
         })
     }
 
@@ -150,14 +147,10 @@ impl LocalCluster {
         self.signer.public_key()
     }
 
-    /// `keys.json` content.
-    pub fn jwks_json(&self) -> serde_json::Value {
-        self.jwks.clone()
-    }
-
-    /// `.well-known/openid-configuration` content.
-    pub fn discovery_json(&self) -> serde_json::Value {
-        self.discovery.clone()
+    /// The discovery document and JWKS, byte for byte as `irsa provision` publishes them
+    /// for the same issuer and key.
+    pub fn documents(&self) -> &IssuerDocuments {
+        &self.documents
     }
 
     /// The account of the issuer, validated.
@@ -292,12 +285,14 @@ mod tests {
         let issuer = default_issuer("000000000000", "eu-west-1", "demo");
         let c = LocalCluster::from_record(&record(&issuer)).expect("cluster");
         assert_eq!(c.path_prefix, "/000000000000-g8s-demo-oidc-pod-identity");
-        assert_eq!(c.discovery_json()["issuer"], issuer.as_str());
+        let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).expect("json");
+        let discovery = json(&c.documents().discovery);
+        assert_eq!(discovery["issuer"], issuer.as_str());
         assert_eq!(
-            c.discovery_json()["jwks_uri"],
+            discovery["jwks_uri"],
             format!("{issuer}/keys.json").as_str()
         );
-        assert_eq!(c.jwks_json()["keys"][0]["kid"], c.kid());
+        assert_eq!(json(&c.documents().jwks)["keys"][0]["kid"], c.kid());
         assert_eq!(
             c.provider_arn(&AccountId::parse("111111111111").expect("account")),
             "arn:aws:iam::111111111111:oidc-provider/s3.eu-west-1.amazonaws.com/000000000000-g8s-demo-oidc-pod-identity"

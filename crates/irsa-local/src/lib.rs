@@ -19,8 +19,9 @@
 //! - [`sigv4`]: server-side SigV4 verification; [`session_seal`]: self-contained STS
 //!   session credentials.
 //! - [`clusters`]: local clusters (issuers with keys).
-//! - [`config`]: the YAML config ([`config::schema`]), its desired state ([`config::plan`]),
-//!   applying it to the store ([`config::apply`]) and the demo default ([`config::bootstrap`]).
+//! - [`config`]: the YAML config ([`config::schema`]), its desired state ([`config::plan`],
+//!   computed by [`irsa_provision`], the planner `irsa provision` uses), applying it to the
+//!   store ([`config::apply`]) and the demo default ([`config::bootstrap`]).
 //! - [`validation`]: AWS's member constraints (lengths, patterns) and the one
 //!   `ValidationError` collector, for IAM, STS and the config loader.
 //! - [`xml`]: Query-protocol envelopes and errors; only well-formed XML leaves it.

@@ -239,12 +239,20 @@ async fn documents(State(state): State<SharedState>, request: Request) -> Respon
     let Some(cluster) = state.clusters.by_path_prefix(prefix) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let documents = cluster.documents();
     let body = if document == "discovery" {
-        cluster.discovery_json()
+        &documents.discovery
     } else {
-        cluster.jwks_json()
+        &documents.jwks
     };
-    axum::Json(body).into_response()
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            irsa_provision::spec::CONTENT_TYPE,
+        )],
+        body.clone(),
+    )
+        .into_response()
 }
 
 /// The body limit answers 413 itself (tower-http for a large `Content-Length`, axum's

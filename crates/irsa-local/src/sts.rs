@@ -859,7 +859,7 @@ mod tests {
             "a.b.c".to_owned(),
         ];
         let roles = ["demo-app", "open", "nope"];
-        let jwks = irsa_jose::JwkSet::parse(cluster.jwks_json().to_string().as_bytes()).unwrap();
+        let jwks = irsa_jose::JwkSet::parse(&cluster.documents().jwks).unwrap();
         let mut allowed = 0;
         for token in &tokens {
             for role_name in roles {

@@ -21,19 +21,35 @@
 //!   gives; `HeadBucket` cannot tell the two apart;
 //! - removal touches only resources tagged `irsa.io/cluster=CLUSTER`, in reverse order.
 //!
+//! One planner serves every place that publishes an issuer or registers its provider:
+//! `irsa provision`, the operator (both through `irsa-aws`) and `irsa local --config`
+//! (through its store). They all take the documents' bytes from [`IssuerDocuments`], the
+//! provider's ARN, URL and client ID from [`DesiredProvider`], and the provider diff from
+//! [`plan::plan_provider`]; `irsa local` plans several clusters, cross-account providers
+//! and roles with [`identity`], into the same [`Action`]s.
+//!
 //! - [`spec`]: inputs, tags and the fixed settings;
+//! - [`provider`]: the issuer's documents and its provider in one account;
 //! - [`keys`]: the signing key ring, rotation and retirement;
-//! - [`plan`]: observed state, actions and the two planners;
+//! - [`plan`]: observed state, actions and the planners of one cluster;
+//! - [`identity`]: providers and roles of several clusters across accounts;
 //! - [`policy`]: the least-privilege IAM policy the executor needs.
 
+pub mod identity;
 pub mod keys;
 pub mod plan;
 pub mod policy;
+pub mod provider;
 pub mod spec;
 
+pub use identity::{
+    ClusterIdentity, DesiredIdentities, DesiredRole, ObservedIdentities, ObservedRole, RoleSpec,
+    Trust, plan_identities,
+};
 pub use keys::{KeyRing, PreviousKey};
 pub use plan::{
     Action, BucketState, Observed, ObservedBucket, ObservedProvider, Plan, Service, Step, StepPlan,
     plan_deprovision, plan_provision,
 };
+pub use provider::{DesiredProvider, Extras, IssuerDocuments};
 pub use spec::{ClusterSpec, Desired, Options, SpecError, Tag};

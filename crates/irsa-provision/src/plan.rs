@@ -7,8 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use irsa_core::aws::RoleArn;
 use serde::Serialize;
 
+use crate::provider::{DesiredProvider, Extras};
 use crate::spec::{
     CONTENT_TYPE, ClusterSpec, Desired, OBJECT_ACL, OBJECT_OWNERSHIP, PUBLIC_ACCESS_BLOCK,
     PublicAccessBlock, SSE_ALGORITHM, Tag,
@@ -157,6 +159,8 @@ pub enum Action {
     /// Create the provider.
     #[serde(rename = "CreateOpenIDConnectProvider")]
     CreateOpenIdConnectProvider {
+        /// The ARN it gets (IAM derives it from the caller's account and the URL).
+        arn: String,
         /// Issuer URL.
         url: String,
         /// Client IDs.
@@ -212,6 +216,39 @@ pub enum Action {
         /// Provider ARN.
         arn: String,
     },
+    /// Create a role.
+    CreateRole {
+        /// The role's ARN: partition, account, path and name.
+        arn: RoleArn,
+        /// The trust policy (JSON).
+        assume_role_policy_document: String,
+        /// Maximum session duration in seconds.
+        max_session_duration: u32,
+        /// Description.
+        description: Option<String>,
+    },
+    /// Replace a role's trust policy.
+    UpdateAssumeRolePolicy {
+        /// The role's ARN.
+        arn: RoleArn,
+        /// The trust policy (JSON).
+        policy_document: String,
+    },
+    /// Set a role's maximum session duration and description.
+    UpdateRole {
+        /// The role's ARN.
+        arn: RoleArn,
+        /// Maximum session duration in seconds.
+        max_session_duration: u32,
+        /// Description (`None` clears it).
+        description: Option<String>,
+    },
+    /// Delete a role: before re-creating it with another path or partition, which IAM
+    /// cannot change in place.
+    DeleteRole {
+        /// The role's current ARN.
+        arn: RoleArn,
+    },
     /// Delete an object.
     DeleteObject {
         /// Bucket name.
@@ -264,6 +301,10 @@ impl Action {
             Self::DeleteOpenIdConnectProvider { .. } => "DeleteOpenIDConnectProvider",
             Self::DeleteObject { .. } => "DeleteObject",
             Self::DeleteBucket { .. } => "DeleteBucket",
+            Self::CreateRole { .. } => "CreateRole",
+            Self::UpdateAssumeRolePolicy { .. } => "UpdateAssumeRolePolicy",
+            Self::UpdateRole { .. } => "UpdateRole",
+            Self::DeleteRole { .. } => "DeleteRole",
         }
     }
 
@@ -310,6 +351,13 @@ impl Action {
             Self::DeleteOpenIdConnectProvider { arn } => format!("delete provider {arn}"),
             Self::DeleteObject { key, .. } => format!("delete {key}"),
             Self::DeleteBucket { bucket } => format!("delete bucket {bucket}"),
+            Self::CreateRole { arn, .. } => format!("create role {arn}"),
+            Self::UpdateAssumeRolePolicy { .. } => "replace trust policy".to_owned(),
+            Self::UpdateRole {
+                max_session_duration,
+                ..
+            } => format!("set max session duration {max_session_duration}s and description"),
+            Self::DeleteRole { arn } => format!("delete role {arn}"),
         }
     }
 }
@@ -331,6 +379,8 @@ pub enum Step {
     Object(&'static str),
     /// The IAM OIDC provider.
     Provider,
+    /// An IAM role.
+    Role,
 }
 
 impl Step {
@@ -340,6 +390,7 @@ impl Step {
             Self::Bucket => "bucket",
             Self::Object(key) => key,
             Self::Provider => "provider",
+            Self::Role => "role",
         }
     }
 }
@@ -495,7 +546,7 @@ pub fn plan_provision(desired: &Desired, observed: &Observed) -> Plan {
             actions,
         });
     }
-    steps.push(plan_provider(desired, observed.provider.as_ref()));
+    steps.push(plan_provider(&desired.provider, observed.provider.as_ref()));
     Plan { steps }
 }
 
@@ -577,24 +628,27 @@ fn plan_bucket(desired: &Desired, observed: &ObservedBucket) -> StepPlan {
     }
 }
 
-/// The provider step alone (also used by the executor after a create raced with another).
-pub fn plan_provider(desired: &Desired, observed: Option<&ObservedProvider>) -> StepPlan {
-    let spec = &desired.spec;
-    let arn = spec.provider_arn().to_string();
+/// The provider step alone: for the one provider of `irsa provision` (also used by the
+/// executor after a create raced with another) and for each provider of
+/// [`crate::identity::plan_identities`].
+pub fn plan_provider(desired: &DesiredProvider, observed: Option<&ObservedProvider>) -> StepPlan {
+    let arn = desired.arn.to_string();
     let Some(p) = observed else {
         return StepPlan {
             step: Step::Provider,
-            subject: arn,
+            subject: arn.clone(),
             outcome: Outcome::Created,
             detail: None,
             actions: vec![Action::CreateOpenIdConnectProvider {
-                url: spec.issuer().url().to_owned(),
+                arn,
+                url: desired.url.clone(),
                 client_ids: desired.client_ids.clone(),
                 thumbprints: desired.thumbprints.clone(),
-                tags: desired.provider_tags.clone(),
+                tags: desired.tags.clone(),
             }],
         };
     };
+    let remove_extras = desired.extras == Extras::Remove;
     let mut actions = Vec::new();
     let mut changed = Vec::new();
     for id in &desired.client_ids {
@@ -606,7 +660,7 @@ pub fn plan_provider(desired: &Desired, observed: Option<&ObservedProvider>) -> 
         }
     }
     for id in &p.client_ids {
-        if !desired.client_ids.contains(id) {
+        if remove_extras && !desired.client_ids.contains(id) {
             actions.push(Action::RemoveClientIdFromOpenIdConnectProvider {
                 arn: arn.clone(),
                 client_id: id.clone(),
@@ -626,7 +680,7 @@ pub fn plan_provider(desired: &Desired, observed: Option<&ObservedProvider>) -> 
         changed.push("thumbprints");
     }
     let to_tag: Vec<Tag> = desired
-        .provider_tags
+        .tags
         .iter()
         .filter(|t| !p.tags.contains(t))
         .cloned()
@@ -634,7 +688,7 @@ pub fn plan_provider(desired: &Desired, observed: Option<&ObservedProvider>) -> 
     let mut to_untag: Vec<String> = p
         .tags
         .iter()
-        .filter(|t| !desired.provider_tags.iter().any(|d| d.key == t.key))
+        .filter(|t| remove_extras && !desired.tags.iter().any(|d| d.key == t.key))
         .map(|t| t.key.clone())
         .collect();
     to_untag.sort();

@@ -7,9 +7,11 @@
 use irsa_core::aws::{AccountId, OidcProviderArn, Region};
 use irsa_core::issuer::{ClusterId, ClusterIssuer};
 use irsa_core::trust_policy::Audience;
-use irsa_jose::{DiscoveryDocument, JwkSet, PublicKey};
+use irsa_jose::PublicKey;
 use md5::{Digest as _, Md5};
 use serde::Serialize;
+
+use crate::provider::{DesiredProvider, Extras, IssuerDocuments};
 
 /// The tag that marks a bucket or provider as this engine's for one cluster. Removal
 /// touches nothing without it.
@@ -244,12 +246,6 @@ impl ClusterSpec {
         tags.iter()
             .any(|t| t.key == CLUSTER_TAG && t.value == self.cluster.as_str())
     }
-
-    /// The client ID every provider gets: the partition's STS audience, the same one
-    /// `irsa trust-policy` and `irsa local` use (`sts.amazonaws.com.cn` in China).
-    pub fn default_client_id(&self) -> &'static str {
-        self.issuer.partition().default_audience()
-    }
 }
 
 /// What the user asks for beyond the defaults.
@@ -284,12 +280,10 @@ pub struct Desired {
     pub bucket_tags: Vec<Tag>,
     /// `keys.json`, then the discovery document (upload order).
     pub objects: Vec<DesiredObject>,
-    /// Client IDs: the default one first, then the requested ones.
-    pub client_ids: Vec<String>,
-    /// Thumbprints, lowercase.
-    pub thumbprints: Vec<String>,
-    /// Provider tags: ownership, `kubernetes.io/cluster/CLUSTER=owned`, user tags; sorted.
-    pub provider_tags: Vec<Tag>,
+    /// The provider: the default client ID first, then the requested ones; thumbprints;
+    /// tags (ownership, `kubernetes.io/cluster/CLUSTER=owned`, user tags), sorted; and
+    /// nothing else ([`Extras::Remove`]).
+    pub provider: DesiredProvider,
     /// The key IDs published in `keys.json`, in order.
     pub kids: Vec<String>,
 }
@@ -307,14 +301,16 @@ impl Desired {
                 "at least one public key must be published",
             ));
         }
-        let mut client_ids = vec![spec.default_client_id().to_owned()];
+        let mut provider = DesiredProvider::for_issuer(spec.issuer(), spec.account());
+        provider.extras = Extras::Remove;
+        let client_ids = &mut provider.client_ids;
         for id in &options.client_ids {
             Audience::parse(id).map_err(|e| SpecError::new("--client-id", e.to_string()))?;
             if !client_ids.contains(id) {
                 client_ids.push(id.clone());
             }
         }
-        let mut thumbprints: Vec<String> = Vec::new();
+        let thumbprints = &mut provider.thumbprints;
         for t in &options.thumbprints {
             let t = normalize_thumbprint(t)?;
             if !thumbprints.contains(&t) {
@@ -356,17 +352,18 @@ impl Desired {
                 format!("AWS allows at most {MAX_TAGS} tags per resource, irsa adds 2"),
             ));
         }
-        let discovery = DiscoveryDocument::new(spec.issuer().url(), keys).to_document_bytes();
-        let jwks = JwkSet::from_keys(keys).to_document_bytes();
+        provider.tags = provider_tags;
+        let documents = IssuerDocuments::new(spec.issuer(), keys);
         // keys.json first: the discovery document must never point at a JWKS that is not there yet.
-        let objects = vec![object(JWKS_KEY, jwks), object(DISCOVERY_KEY, discovery)];
+        let objects = vec![
+            object(JWKS_KEY, documents.jwks),
+            object(DISCOVERY_KEY, documents.discovery),
+        ];
         Ok(Self {
             spec,
             bucket_tags,
             objects,
-            client_ids,
-            thumbprints,
-            provider_tags,
+            provider,
             kids: keys.iter().map(|k| k.kid().to_owned()).collect(),
         })
     }
@@ -414,7 +411,10 @@ mod tests {
             s.provider_arn().to_string(),
             "arn:aws:iam::123456789012:oidc-provider/s3.eu-west-1.amazonaws.com/123456789012-g8s-abc12-oidc-pod-identity"
         );
-        assert_eq!(s.default_client_id(), "sts.amazonaws.com");
+        assert_eq!(
+            DesiredProvider::for_issuer(s.issuer(), s.account()).client_ids,
+            ["sts.amazonaws.com"]
+        );
         assert_eq!(spec("us-east-1").location_constraint(), None);
     }
 
@@ -428,7 +428,10 @@ mod tests {
         assert!(s.provider_arn().to_string().starts_with(
             "arn:aws-cn:iam::123456789012:oidc-provider/s3.cn-north-1.amazonaws.com.cn/"
         ));
-        assert_eq!(s.default_client_id(), "sts.amazonaws.com.cn");
+        assert_eq!(
+            DesiredProvider::for_issuer(s.issuer(), s.account()).client_ids,
+            ["sts.amazonaws.com.cn"]
+        );
     }
 
     #[test]

@@ -10,11 +10,16 @@
 //! [`irsa_core::aws::Partition::default_audience`]), the same value the generated trust
 //! policies require in `:aud` and `irsa local token` mints by default.
 //!
+//! The planning is not irsa-local's own: the providers, roles and trust policies come from
+//! [`irsa_provision`], the planner `irsa provision` converges AWS with, so that a cluster
+//! served here has the documents, provider ARN and client ID it gets in AWS.
+//!
 //! The module is split along the steps a config goes through, so that each can be read
 //! (and tested) without the others:
 //! - [`schema`]: the serde types of the YAML file, read with serde-saphyr;
-//! - [`plan`]: the desired state the config declares, validated;
-//! - [`apply`]: bringing the store to that state in one transaction;
+//! - [`plan`]: the config's entries, validated, turned into the shared planner's desired
+//!   state;
+//! - [`apply`]: the store's executor of the planner's actions, in one transaction;
 //! - [`bootstrap`]: opening the store at startup, with the demo as the default.
 
 pub mod apply;

@@ -1,24 +1,28 @@
-//! The desired state a config declares: its clusters and roles, validated.
+//! The desired state a config declares, computed by irsa-provision's planner.
 //!
-//! Every value is checked here, before anything is written, so that a bad config changes
-//! nothing and its error names the entry (`roles[1] cross`) and the rule.
+//! This module only translates the YAML entries into the planner's inputs, checking each
+//! value with the rule that owns it (irsa-core's types, the IAM emulator's validators) so
+//! that a bad config changes nothing and its error names the entry (`roles[1] cross`) and
+//! the rule. Everything else (the trust policies, the partition of each role, which
+//! account needs which provider, the provider's URL and client ID) is
+//! [`irsa_provision::identity`]'s, the planner `irsa provision` uses too: there is one.
 
-use irsa_core::aws::{AccountId, Partition, Region};
+use irsa_core::aws::{AccountId, IamPath, Region, RoleName};
 use irsa_core::issuer::{ClusterId, ClusterIssuer};
 use irsa_core::k8s::SubjectPattern;
-use irsa_core::trust_policy::TrustPolicyRequest;
+use irsa_provision::{ClusterIdentity, DesiredIdentities, DesiredRole, RoleSpec, Trust};
 
 use super::schema::{ClusterConfig, Config, RoleConfig};
 use super::{ConfigError, invalid};
 use crate::clusters::parse_issuer;
 
-/// A cluster after validation.
+/// A cluster after validation: the store record's fields and its identity.
 #[derive(Debug, Clone)]
 pub(crate) struct PlannedCluster {
     pub(crate) name: String,
     pub(crate) account: String,
     pub(crate) region: String,
-    pub(crate) issuer: ClusterIssuer,
+    pub(crate) identity: ClusterIdentity,
 }
 
 fn plan_cluster(i: usize, c: &ClusterConfig) -> Result<PlannedCluster, ConfigError> {
@@ -45,65 +49,32 @@ fn plan_cluster(i: usize, c: &ClusterConfig) -> Result<PlannedCluster, ConfigErr
         name: c.name.clone(),
         account: c.account.clone(),
         region: c.region.clone(),
-        issuer,
+        identity: ClusterIdentity { account, issuer },
     })
 }
 
-/// A role after validation.
-#[derive(Debug, Clone)]
-pub(crate) struct PlannedRole {
-    pub(crate) partition: Partition,
-    pub(crate) account: String,
-    pub(crate) name: String,
-    pub(crate) path: String,
-    pub(crate) document: String,
-    pub(crate) max_session_duration: u32,
-    pub(crate) description: Option<String>,
-    /// Local clusters the role trusts: their provider URLs (without scheme) and partitions.
-    pub(crate) trusted_providers: Vec<(String, Partition)>,
-}
-
-fn federated_arns(document: &serde_json::Value) -> Vec<String> {
-    let statements = match document.get("Statement") {
-        Some(serde_json::Value::Array(a)) => a.clone(),
-        Some(s @ serde_json::Value::Object(_)) => vec![s.clone()],
-        _ => Vec::new(),
-    };
-    let mut out = Vec::new();
-    for s in statements {
-        match s.get("Principal").and_then(|p| p.get("Federated")) {
-            Some(serde_json::Value::String(a)) => out.push(a.clone()),
-            Some(serde_json::Value::Array(list)) => {
-                out.extend(list.iter().filter_map(|v| v.as_str().map(str::to_string)))
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-fn plan_role(
-    i: usize,
+/// The planner's input for a role entry.
+fn role_spec(
+    what: &str,
     r: &RoleConfig,
     clusters: &[PlannedCluster],
-) -> Result<PlannedRole, ConfigError> {
-    let what = format!("roles[{i}] {}", r.name);
+) -> Result<RoleSpec, ConfigError> {
     let mut v = crate::validation::Violations::new();
     v.check(&crate::validation::ROLE_NAME, &r.name, "roleName");
     if let Some(d) = &r.description {
         v.check(&crate::validation::DESCRIPTION, d, "description");
     }
-    v.finish().map_err(|e| invalid(&what, e.message))?;
-    let account = AccountId::parse(&r.account).map_err(|e| invalid(&what, e))?;
-    let path = r.path.clone().unwrap_or_else(|| "/".into());
-    irsa_core::aws::IamPath::parse(&path).map_err(|e| invalid(&what, e))?;
+    v.finish().map_err(|e| invalid(what, e.message))?;
+    let name = RoleName::parse(&r.name).map_err(|e| invalid(what, e))?;
+    let account = AccountId::parse(&r.account).map_err(|e| invalid(what, e))?;
+    let path = IamPath::parse(r.path.as_deref().unwrap_or("/")).map_err(|e| invalid(what, e))?;
     let max = r
         .max_session_duration
         .unwrap_or(irsa_sts::DEFAULT_MAX_SESSION_DURATION);
     let range = irsa_sts::MAX_SESSION_DURATION_RANGE;
     if !range.contains(&max) {
         return Err(invalid(
-            &what,
+            what,
             format!(
                 "maxSessionDuration {max} must be between {} and {} seconds",
                 range.start(),
@@ -111,25 +82,23 @@ fn plan_role(
             ),
         ));
     }
-    let mut trusted = Vec::new();
-    let mut partition = None;
-    let document = match (&r.service_accounts, &r.assume_role_policy_document) {
+    let trust = match (&r.service_accounts, &r.assume_role_policy_document) {
         (Some(_), Some(_)) => {
             return Err(invalid(
-                &what,
+                what,
                 "give either serviceAccounts (with cluster) or assumeRolePolicyDocument, not both",
             ));
         }
         (None, None) => {
             return Err(invalid(
-                &what,
+                what,
                 "needs serviceAccounts (with cluster) or assumeRolePolicyDocument",
             ));
         }
         (Some(sas), None) => {
             let cluster_name = r.cluster.as_deref().ok_or_else(|| {
                 invalid(
-                    &what,
+                    what,
                     "serviceAccounts needs cluster: NAME to know the issuer",
                 )
             })?;
@@ -138,7 +107,7 @@ fn plan_role(
                 .find(|c| c.name == cluster_name)
                 .ok_or_else(|| {
                     invalid(
-                        &what,
+                        what,
                         format!("cluster {cluster_name:?} is not declared under clusters"),
                     )
                 })?;
@@ -146,103 +115,97 @@ fn plan_role(
             for sa in sas {
                 let (ns, name) = sa.split_once('/').ok_or_else(|| {
                     invalid(
-                        &what,
+                        what,
                         format!("service account {sa:?} must be NAMESPACE/NAME"),
                     )
                 })?;
-                subjects.push(SubjectPattern::new(ns, name).map_err(|e| invalid(&what, e))?);
+                subjects.push(SubjectPattern::new(ns, name).map_err(|e| invalid(what, e))?);
             }
-            let request = TrustPolicyRequest::new(cluster.issuer.clone(), account, subjects);
-            let policy = request.build().map_err(|e| invalid(&what, e))?;
-            trusted.push((
-                cluster.issuer.host_path().to_string(),
-                cluster.issuer.partition(),
-            ));
-            partition = Some(cluster.issuer.partition());
-            policy.to_json_compact().to_string()
+            Trust::ServiceAccounts {
+                issuer: cluster.identity.issuer.clone(),
+                subjects,
+            }
         }
         (None, Some(doc)) => {
             if r.cluster.is_some() {
                 return Err(invalid(
-                    &what,
+                    what,
                     "cluster is only used with serviceAccounts; a verbatim assumeRolePolicyDocument names its provider itself",
                 ));
             }
-            let text = match doc {
+            Trust::Document(match doc {
                 serde_json::Value::String(s) => s.clone(),
-                other => serde_json::to_string(other).map_err(|e| invalid(&what, e))?,
-            };
-            if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(&text) {
-                for arn in federated_arns(&parsed) {
-                    let Ok(arn) = irsa_core::aws::OidcProviderArn::parse(&arn) else {
-                        continue;
-                    };
-                    // The role lives in the partition of the providers it trusts.
-                    partition.get_or_insert(arn.partition());
-                    if clusters
-                        .iter()
-                        .any(|c| c.issuer.host_path() == arn.host_path())
-                    {
-                        trusted.push((arn.host_path().to_owned(), arn.partition()));
-                    }
-                }
-            }
-            text
+                other => serde_json::to_string(other).map_err(|e| invalid(what, e))?,
+            })
         }
     };
-    crate::iam::validate_trust_policy(&document, "assumeRolePolicyDocument")
-        .map_err(|e| invalid(&what, format!("{}: {}", e.code, e.message)))?;
-    Ok(PlannedRole {
-        partition: partition.unwrap_or(Partition::Aws),
-        account: r.account.clone(),
-        name: r.name.clone(),
+    Ok(RoleSpec {
+        account,
+        name,
         path,
-        document,
+        trust,
         max_session_duration: max,
         description: r.description.clone(),
-        trusted_providers: trusted,
     })
 }
 
-/// The whole config, validated: clusters and roles in declaration order.
-#[derive(Debug, Clone)]
-pub(crate) struct Planned {
-    pub(crate) clusters: Vec<PlannedCluster>,
-    pub(crate) roles: Vec<PlannedRole>,
+/// A role entry planned: its desired state, its trust policy accepted by IAM's rules.
+fn plan_role(
+    i: usize,
+    r: &RoleConfig,
+    clusters: &[PlannedCluster],
+) -> Result<DesiredRole, ConfigError> {
+    let what = format!("roles[{i}] {}", r.name);
+    let identities: Vec<ClusterIdentity> = clusters.iter().map(|c| c.identity.clone()).collect();
+    let role = DesiredRole::new(role_spec(&what, r, clusters)?, &identities)
+        .map_err(|e| invalid(&what, e.message))?;
+    crate::iam::validate_trust_policy(&role.trust_policy, "assumeRolePolicyDocument")
+        .map_err(|e| invalid(&what, format!("{}: {}", e.code, e.message)))?;
+    Ok(role)
 }
 
-/// Validates every entry of `config`, and that names are unique.
+/// The whole config, validated and planned.
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    /// The clusters, in declaration order (their keys are the store's business).
+    pub(crate) clusters: Vec<PlannedCluster>,
+    /// Their providers in every account that needs one, and the roles.
+    pub(crate) identities: DesiredIdentities,
+}
+
+/// Validates every entry of `config` and that names are unique, and plans its identities.
 pub(crate) fn plan(config: &Config) -> Result<Planned, ConfigError> {
-    let mut planned_clusters = Vec::new();
+    let mut clusters: Vec<PlannedCluster> = Vec::new();
     for (i, c) in config.clusters.iter().enumerate() {
-        if planned_clusters
-            .iter()
-            .any(|p: &PlannedCluster| p.name == c.name)
-        {
+        if clusters.iter().any(|p| p.name == c.name) {
             return Err(invalid(
                 format!("clusters[{i}] {}", c.name),
                 "duplicate cluster name",
             ));
         }
-        planned_clusters.push(plan_cluster(i, c)?);
+        clusters.push(plan_cluster(i, c)?);
     }
-    let mut planned_roles: Vec<PlannedRole> = Vec::new();
+    let mut roles: Vec<DesiredRole> = Vec::new();
     for (i, r) in config.roles.iter().enumerate() {
-        let role = plan_role(i, r, &planned_clusters)?;
-        if planned_roles
-            .iter()
-            .any(|p| p.account == role.account && p.name.eq_ignore_ascii_case(&role.name))
-        {
+        let role = plan_role(i, r, &clusters)?;
+        if roles.iter().any(|p| {
+            p.arn.account() == role.arn.account()
+                && p.arn
+                    .name()
+                    .as_str()
+                    .eq_ignore_ascii_case(role.arn.name().as_str())
+        }) {
             return Err(invalid(
                 format!("roles[{i}] {}", r.name),
                 "duplicate role name in this account (IAM role names are case-insensitive)",
             ));
         }
-        planned_roles.push(role);
+        roles.push(role);
     }
+    let identities: Vec<ClusterIdentity> = clusters.iter().map(|c| c.identity.clone()).collect();
     Ok(Planned {
-        clusters: planned_clusters,
-        roles: planned_roles,
+        identities: DesiredIdentities::new(&identities, roles),
+        clusters,
     })
 }
 

@@ -3,7 +3,6 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod fake_api;
 pub mod moto;
 
 use std::future::Future;
@@ -19,7 +18,7 @@ use irsa_operator::server::Health;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-pub use fake_api::FakeApi;
+pub use irsa_testkit::FakeApi;
 #[allow(unused_imports)]
 pub use moto::Moto;
 

@@ -56,13 +56,14 @@ fn converged(desired: &Desired) -> Observed {
                 .collect(),
         }),
         provider: Some(ObservedProvider {
-            client_ids: desired.client_ids.iter().rev().cloned().collect(),
+            client_ids: desired.provider.client_ids.iter().rev().cloned().collect(),
             thumbprints: desired
+                .provider
                 .thumbprints
                 .iter()
                 .map(|t| t.to_uppercase())
                 .collect(),
-            tags: desired.provider_tags.clone(),
+            tags: desired.provider.tags.clone(),
         }),
     }
 }
@@ -130,6 +131,7 @@ fn nothing_exists_so_everything_is_created_in_order() {
         .collect();
     assert_eq!(keys, vec![JWKS_KEY, DISCOVERY_KEY]);
     let Some(Action::CreateOpenIdConnectProvider {
+        arn,
         url,
         client_ids,
         thumbprints,
@@ -138,6 +140,7 @@ fn nothing_exists_so_everything_is_created_in_order() {
     else {
         panic!("last action")
     };
+    assert_eq!(arn, &d.spec.provider_arn().to_string());
     assert_eq!(url, d.spec.issuer().url());
     assert_eq!(
         client_ids,

@@ -6,12 +6,15 @@
 //! (`test` included) and JSON Merge Patch, finalizers and deletionTimestamps (a DELETE of an
 //! object with finalizers only marks it; it goes when the last finalizer is removed; no new
 //! finalizer may be added while it is being deleted), owner-reference garbage collection,
-//! label and name selectors, and list + watch from a resourceVersion (chunked JSON lines).
-//! Every request is recorded so a test can assert what the operator wrote.
+//! label and name selectors, paged lists (`limit`/`continue`), and list + watch from a
+//! resourceVersion (chunked JSON lines). Every request is recorded so a test can assert what
+//! its client wrote. Objects are keyed by REST path, so a test seeds and reads them the way
+//! the client addresses them ([`FakeApi::put`], [`FakeApi::get`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -61,6 +64,13 @@ struct Inner {
 struct Shared {
     inner: Mutex<Inner>,
     tx: broadcast::Sender<WatchEvent>,
+}
+
+impl Shared {
+    /// The state; a test that panicked while holding it leaves it usable for the others.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// The running fake.
@@ -126,6 +136,26 @@ fn parse_path(path: &str) -> Option<Target> {
         namespace: namespace.map(str::to_string),
         name: name.map(str::to_string),
     })
+}
+
+/// The REST path of a manifest (see [`FakeApi::create`]).
+fn manifest_path(object: &Value) -> Option<String> {
+    let api_version = object["apiVersion"].as_str()?;
+    let kind = object["kind"].as_str()?;
+    let name = object["metadata"]["name"].as_str()?;
+    let group = if api_version.contains('/') {
+        format!("/apis/{api_version}")
+    } else {
+        format!("/api/{api_version}")
+    };
+    let namespace = object["metadata"]["namespace"]
+        .as_str()
+        .map(|ns| format!("/namespaces/{ns}"))
+        .unwrap_or_default();
+    Some(format!(
+        "{group}{namespace}/{}s/{name}",
+        kind.to_ascii_lowercase()
+    ))
 }
 
 fn query_map(query: &str) -> BTreeMap<String, String> {
@@ -318,7 +348,7 @@ async fn handle(
     let query_string = uri.query().unwrap_or_default().to_string();
     let query = query_map(&query_string);
     {
-        let mut inner = shared.inner.lock().unwrap();
+        let mut inner = shared.lock();
         inner.requests.push(Request {
             method: method.to_string(),
             path: path.clone(),
@@ -334,28 +364,45 @@ async fn handle(
             watch(shared, target, query)
         }
         ("GET", None) => {
-            let inner = shared.inner.lock().unwrap();
-            let items: Vec<Value> = inner
-                .objects
-                .iter()
-                .filter(|((r, n, _), o)| {
-                    *r == target.resource
-                        && (target.namespace.is_none() || *n == ns)
-                        && matches_selectors(o, &query)
-                })
+            let inner = shared.lock();
+            let matching = inner.objects.iter().filter(|((r, n, _), o)| {
+                *r == target.resource
+                    && (target.namespace.is_none() || *n == ns)
+                    && matches_selectors(o, &query)
+            });
+            // Pages: `continue` is the offset of the next item (opaque to clients).
+            let start: usize = query
+                .get("continue")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
+            let limit: usize = query
+                .get("limit")
+                .and_then(|l| l.parse().ok())
+                .filter(|l| *l > 0)
+                .unwrap_or(usize::MAX);
+            let mut items: Vec<Value> = matching
+                .skip(start)
+                .take(limit.saturating_add(1))
                 .map(|(_, o)| o.clone())
                 .collect();
+            let more = items.len() > limit;
+            items.truncate(limit);
+            let next = if more {
+                (start + items.len()).to_string()
+            } else {
+                String::new()
+            };
             ok_json(
                 StatusCode::OK,
                 &json!({
                     "kind": "List", "apiVersion": "v1",
-                    "metadata": { "resourceVersion": inner.rv.to_string() },
+                    "metadata": { "resourceVersion": inner.rv.to_string(), "continue": next },
                     "items": items,
                 }),
             )
         }
         ("GET", Some(name)) => {
-            let inner = shared.inner.lock().unwrap();
+            let inner = shared.lock();
             match inner
                 .objects
                 .get(&(target.resource.clone(), ns.clone(), name.clone()))
@@ -372,7 +419,7 @@ async fn handle(
             let Ok(mut obj) = serde_json::from_slice::<Value>(&body) else {
                 return status(400, "BadRequest", "body is not JSON".into());
             };
-            let mut inner = shared.inner.lock().unwrap();
+            let mut inner = shared.lock();
             let name = match obj["metadata"]["name"].as_str() {
                 Some(n) => n.to_string(),
                 None => match obj["metadata"]["generateName"].as_str() {
@@ -406,7 +453,7 @@ async fn handle(
             let Ok(mut obj) = serde_json::from_slice::<Value>(&body) else {
                 return status(400, "BadRequest", "body is not JSON".into());
             };
-            let mut inner = shared.inner.lock().unwrap();
+            let mut inner = shared.lock();
             let key = (target.resource.clone(), ns.clone(), name.clone());
             let Some(old) = inner.objects.get(&key).cloned() else {
                 return status(
@@ -442,7 +489,7 @@ async fn handle(
             let Ok(patch) = serde_json::from_slice::<Value>(&body) else {
                 return status(400, "BadRequest", "body is not JSON".into());
             };
-            let mut inner = shared.inner.lock().unwrap();
+            let mut inner = shared.lock();
             let key = (target.resource.clone(), ns.clone(), name.clone());
             let Some(old) = inner.objects.get(&key).cloned() else {
                 return status(
@@ -501,7 +548,7 @@ async fn handle(
             ok_json(StatusCode::OK, &stored)
         }
         ("DELETE", Some(name)) => {
-            let mut inner = shared.inner.lock().unwrap();
+            let mut inner = shared.lock();
             let key = (target.resource.clone(), ns.clone(), name.clone());
             match inner.delete(&shared.tx, &key) {
                 Some(obj) => ok_json(StatusCode::OK, &obj),
@@ -539,7 +586,7 @@ fn watch(shared: Arc<Shared>, target: Target, query: BTreeMap<String, String>) -
             && matches_selectors(&ev.object, &query)
     };
     let (backlog, mut rx, last) = {
-        let inner = shared.inner.lock().unwrap();
+        let inner = shared.lock();
         let rx = shared.tx.subscribe();
         let backlog: Vec<WatchEvent> = match since {
             Some(since) => inner
@@ -621,8 +668,11 @@ impl FakeApi {
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
-            .unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+            .expect("bind a loopback port for the fake API");
+        let url = format!(
+            "http://{}",
+            listener.local_addr().expect("the fake API's address")
+        );
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -631,26 +681,85 @@ impl FakeApi {
 
     /// A kube client for this fake.
     pub fn client(&self) -> kube::Client {
-        let config = kube::Config::new(self.url.parse().unwrap());
-        kube::Client::try_from(config).unwrap()
+        let config = kube::Config::new(self.url.parse().expect("the fake API's URL"));
+        kube::Client::try_from(config).expect("a kube client for the fake API")
+    }
+
+    /// Writes a kubeconfig naming this fake (no credentials) to `dir/kubeconfig`, for code
+    /// under test that builds its own client, as the CLI's `--kubeconfig` does.
+    pub fn kubeconfig(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\nusers:\n- name: tester\n  user: {{}}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\ncurrent-context: fake\n",
+            self.url
+        );
+        std::fs::write(&path, text).expect("write the fake API's kubeconfig");
+        path
+    }
+
+    /// Stores `object` at the REST path of the object itself
+    /// (`/api/v1/namespaces/default/pods/app`), as a write through the API would: a new
+    /// resourceVersion, a uid and a creation time unless the object has them (a test may
+    /// backdate `creationTimestamp`). Panics on a path that names no object.
+    pub fn put(&self, path: &str, mut object: Value) -> Value {
+        let Some(Target {
+            resource,
+            namespace,
+            name: Some(name),
+        }) = parse_path(path)
+        else {
+            panic!("{path} is not the REST path of an object");
+        };
+        let ns = namespace.unwrap_or_default();
+        if object["metadata"]["uid"].is_null() {
+            object["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+        }
+        if object["metadata"]["creationTimestamp"].is_null() {
+            object["metadata"]["creationTimestamp"] = json!(now_rfc3339());
+        }
+        object["metadata"]["name"] = json!(name);
+        if !ns.is_empty() {
+            object["metadata"]["namespace"] = json!(ns);
+        }
+        let mut inner = self.shared.lock();
+        let key = (resource, ns, name);
+        let created = !inner.objects.contains_key(&key);
+        inner.commit(&self.shared.tx, key, object, created)
+    }
+
+    /// Stores a manifest at the path its `apiVersion`, `kind`, namespace and name give, as
+    /// [`FakeApi::put`]. The resource is the kind's plural made the simple way (lower case
+    /// plus `s`: pods, deployments, serviceaccounts, leases); for other kinds use `put`.
+    pub fn create(&self, object: Value) -> Value {
+        let path = manifest_path(&object)
+            .unwrap_or_else(|| panic!("not a manifest with apiVersion, kind and name: {object}"));
+        self.put(&path, object)
+    }
+
+    /// The object at a REST path, if stored.
+    pub fn get(&self, path: &str) -> Option<Value> {
+        let target = parse_path(path)?;
+        self.object(
+            &target.resource,
+            &target.namespace.unwrap_or_default(),
+            &target.name?,
+        )
     }
 
     /// Every request so far.
     pub fn requests(&self) -> Vec<Request> {
-        self.shared.inner.lock().unwrap().requests.clone()
+        self.shared.lock().requests.clone()
     }
 
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
-        self.shared.inner.lock().unwrap().requests.clear();
+        self.shared.lock().requests.clear();
     }
 
     /// A stored object, by REST resource (`v1/configmaps`, `infrastructure.giantswarm.io/v1alpha3/awsclusters`).
     pub fn object(&self, resource: &str, namespace: &str, name: &str) -> Option<Value> {
         self.shared
-            .inner
             .lock()
-            .unwrap()
             .objects
             .get(&(
                 resource.to_string(),
@@ -663,9 +772,7 @@ impl FakeApi {
     /// All stored objects of a resource.
     pub fn objects(&self, resource: &str) -> Vec<Value> {
         self.shared
-            .inner
             .lock()
-            .unwrap()
             .objects
             .iter()
             .filter(|((r, _, _), _)| r == resource)
