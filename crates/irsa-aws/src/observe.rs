@@ -31,6 +31,22 @@ fn absent_on<T>(result: Result<T, EngineError>, codes: &[&str]) -> Result<Option
     }
 }
 
+/// One bucket setting read: the call counted, the code S3 answers for "not configured"
+/// (`unset`) read as `None`, and the value taken out of the answer.
+fn bucket_setting<O, E, T>(
+    c: &Clients,
+    action: &'static str,
+    unset: &str,
+    out: Result<O, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+    value: impl FnOnce(&O) -> Option<T>,
+) -> Result<Option<T>, EngineError>
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let out = c.count(Service::S3, action, CallKind::Read, "bucket", out);
+    Ok(absent_on(out, &[unset])?.and_then(|o| value(&o)))
+}
+
 /// Reads the bucket. With `settings`, also its ownership, public access block and
 /// encryption (provisioning); without, only tags and objects (removal).
 pub(crate) async fn bucket(
@@ -82,19 +98,16 @@ pub(crate) async fn bucket(
                 .expected_bucket_owner(owner)
                 .send()
                 .await;
-        let out = c.count(
-            Service::S3,
+        bucket_setting(
+            c,
             "GetBucketOwnershipControls",
-            CallKind::Read,
-            "bucket",
+            "OwnershipControlsNotFoundError",
             out,
-        );
-        Ok::<_, EngineError>(
-            absent_on(out, &["OwnershipControlsNotFoundError"])?.and_then(|o| {
+            |o| {
                 o.ownership_controls()
                     .and_then(|oc| oc.rules().first())
                     .map(|r| r.object_ownership().as_str().to_owned())
-            }),
+            },
         )
     };
     let pab = async {
@@ -104,15 +117,12 @@ pub(crate) async fn bucket(
                 .expected_bucket_owner(owner)
                 .send()
                 .await;
-        let out = c.count(
-            Service::S3,
+        bucket_setting(
+            c,
             "GetPublicAccessBlock",
-            CallKind::Read,
-            "bucket",
+            "NoSuchPublicAccessBlockConfiguration",
             out,
-        );
-        Ok::<_, EngineError>(
-            absent_on(out, &["NoSuchPublicAccessBlockConfiguration"])?.and_then(|o| {
+            |o| {
                 o.public_access_block_configuration()
                     .map(|p| PublicAccessBlock {
                         block_public_acls: p.block_public_acls().unwrap_or(false),
@@ -120,7 +130,7 @@ pub(crate) async fn bucket(
                         block_public_policy: p.block_public_policy().unwrap_or(false),
                         restrict_public_buckets: p.restrict_public_buckets().unwrap_or(false),
                     })
-            }),
+            },
         )
     };
     let encryption = async {
@@ -130,20 +140,17 @@ pub(crate) async fn bucket(
                 .expected_bucket_owner(owner)
                 .send()
                 .await;
-        let out = c.count(
-            Service::S3,
+        bucket_setting(
+            c,
             "GetBucketEncryption",
-            CallKind::Read,
-            "bucket",
+            "ServerSideEncryptionConfigurationNotFoundError",
             out,
-        );
-        Ok::<_, EngineError>(
-            absent_on(out, &["ServerSideEncryptionConfigurationNotFoundError"])?.and_then(|o| {
+            |o| {
                 o.server_side_encryption_configuration()
                     .and_then(|c| c.rules().first())
                     .and_then(|r| r.apply_server_side_encryption_by_default())
                     .map(|d| d.sse_algorithm().as_str().to_owned())
-            }),
+            },
         )
     };
     let (ownership, public_access_block, encryption, objects) =

@@ -17,6 +17,24 @@ use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
+use irsa_core::error::InvalidValue;
+
+/// Maps a validation error to the usage error that names the flag it came from
+/// (`--account must be 12 digits, got '1234'`).
+pub fn flag_error(name: &'static str) -> impl Fn(InvalidValue) -> CliError {
+    move |e| CliError::usage(e.for_input(name).to_string())
+}
+
+/// Parses an optional flag with a validated type's `parse`: `None` stays `None`, a bad value
+/// is a usage error naming the flag.
+pub fn parse_flag<T>(
+    name: &'static str,
+    value: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, InvalidValue>,
+) -> Result<Option<T>, CliError> {
+    value.map(parse).transpose().map_err(flag_error(name))
+}
+
 /// Exit status for bad input (a flag or file that breaks a rule), as clap uses.
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status for a well-formed request that failed (denied, invalid token, too large).

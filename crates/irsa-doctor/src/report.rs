@@ -8,7 +8,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
-    /// Holds.
+    /// The check holds: this part of the chain works.
     Pass,
     /// Works, but is fragile or surprising.
     Warn,

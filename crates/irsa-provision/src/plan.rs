@@ -48,7 +48,7 @@ impl std::fmt::Display for Service {
 /// What exists of the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObservedBucket {
-    /// `NoSuchBucket`.
+    /// No such bucket (S3 answered `NoSuchBucket`).
     Absent,
     /// The bucket exists but reading it was denied: it is someone else's, or our
     /// credentials lack a permission. Only CreateBucket's answer tells which.
@@ -163,11 +163,11 @@ pub enum Action {
         arn: String,
         /// Issuer URL.
         url: String,
-        /// Client IDs.
+        /// Client IDs (audiences) the provider accepts.
         client_ids: Vec<String>,
-        /// Thumbprints.
+        /// SHA-1 thumbprints of the issuer's TLS CA, lowercase hex.
         thumbprints: Vec<String>,
-        /// Tags.
+        /// Tags the provider is created with (ownership and cluster tags included).
         tags: Vec<Tag>,
     },
     /// Add a client ID.

@@ -18,6 +18,13 @@
 //! - **Shutdown** stops accepting, asks every connection to finish its requests, and closes
 //!   whatever is still open after [`ServeLimits::drain_timeout`], including a client that
 //!   holds a partial header.
+//! - **Closing lingers**, as nginx's `lingering_close` does: after the server's last
+//!   response the write side is shut and whatever the client is still sending is read and
+//!   discarded for up to [`LINGER_TIME`] (at most [`LINGER_BYTES`]). An early answer such
+//!   as 413 for an oversized body is sent before the client finishes its upload; closing
+//!   with unread data would make the kernel send RST, and the client would see "connection
+//!   reset" or "broken pipe" instead of the answer. The connection keeps its slot while it
+//!   lingers, so lingering never exceeds the connection cap.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -32,9 +39,12 @@ use axum::http::{HeaderValue, Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
@@ -184,6 +194,7 @@ pub async fn serve(
         let tls = tls.clone();
         let stop = stop_rx.clone();
         tokio::spawn(async move {
+            let (tcp, returned) = ReturnOnDrop::new(tcp);
             match tls {
                 None => connection(tcp, peer, router, limits, stop).await,
                 Some(acceptor) => {
@@ -199,6 +210,10 @@ pub async fn serve(
                     }
                 }
             }
+            // Everything that held the stream is gone by now, so it has come back.
+            if let Ok(tcp) = returned.await {
+                linger(tcp).await;
+            }
             drop(permit);
         });
     }
@@ -208,12 +223,121 @@ pub async fn serve(
     // Each task bounds itself by the drain timeout; the extra second covers scheduling.
     let all = u32::try_from(cap).unwrap_or(u32::MAX);
     let drained = tokio::time::timeout(
-        limits.drain_timeout + Duration::from_secs(1),
+        limits.drain_timeout + LINGER_TIME + Duration::from_secs(1),
         slots.acquire_many(all),
     )
     .await;
     if drained.is_err() {
         tracing::warn!(listener = ?local, "connections still open after the drain timeout");
+    }
+}
+
+/// How long a closing connection keeps reading what its client still sends.
+pub const LINGER_TIME: Duration = Duration::from_secs(1);
+/// How much a closing connection reads and discards at most.
+pub const LINGER_BYTES: usize = 8 * 1024 * 1024;
+
+/// A TCP stream that goes back to its connection task when hyper (or TLS) drops it, so
+/// the task can close it gracefully ([`linger`]) while still holding its slot.
+struct ReturnOnDrop {
+    stream: Option<TcpStream>,
+    back: Option<oneshot::Sender<TcpStream>>,
+}
+
+impl ReturnOnDrop {
+    fn new(stream: TcpStream) -> (Self, oneshot::Receiver<TcpStream>) {
+        let (back, returned) = oneshot::channel();
+        let wrapped = Self {
+            stream: Some(stream),
+            back: Some(back),
+        };
+        (wrapped, returned)
+    }
+
+    fn stream(&mut self) -> std::io::Result<&mut TcpStream> {
+        self.stream
+            .as_mut()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotConnected))
+    }
+}
+
+impl Drop for ReturnOnDrop {
+    fn drop(&mut self) {
+        if let (Some(stream), Some(back)) = (self.stream.take(), self.back.take()) {
+            let _ = back.send(stream);
+        }
+    }
+}
+
+impl AsyncRead for ReturnOnDrop {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.stream() {
+            Ok(stream) => Pin::new(stream).poll_read(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl AsyncWrite for ReturnOnDrop {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.stream() {
+            Ok(stream) => Pin::new(stream).poll_write(cx, buf),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.stream() {
+            Ok(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream
+            .as_ref()
+            .is_some_and(AsyncWrite::is_write_vectored)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.stream() {
+            Ok(stream) => Pin::new(stream).poll_flush(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.stream() {
+            Ok(stream) => Pin::new(stream).poll_shutdown(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+/// Shuts the write side, then reads and discards until the client closes, [`LINGER_TIME`]
+/// passes or [`LINGER_BYTES`] were read (see the module docs for why).
+async fn linger(mut stream: TcpStream) {
+    let _ = stream.shutdown().await;
+    let deadline = tokio::time::Instant::now() + LINGER_TIME;
+    let mut sink = vec![0_u8; 16 * 1024];
+    let mut discarded = 0_usize;
+    while discarded < LINGER_BYTES {
+        match tokio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => discarded = discarded.saturating_add(n),
+            _ => break,
+        }
     }
 }
 

@@ -32,7 +32,12 @@ async fn start() -> (
     let addr = listener.local_addr().unwrap();
     let router = Router::new()
         .route("/", get(|| async { "ok" }))
-        .route("/echo", post(|body: String| async move { body }));
+        .route("/echo", post(|body: String| async move { body }))
+        // Answers before reading the body, as a body limit does for a large Content-Length.
+        .route(
+            "/refuse",
+            post(|| async { (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "too large") }),
+        );
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(serve(listener, None, router, limits(), async move {
         let _ = stop_rx.await;
@@ -136,4 +141,28 @@ async fn shutdown_returns_while_a_client_holds_a_partial_header() {
         .expect("shutdown hung")
         .unwrap();
     assert!(read_to_close(&mut s).await.is_some());
+}
+
+#[tokio::test]
+async fn an_early_answer_reaches_a_client_still_uploading() {
+    let (addr, _stop, _task) = start().await;
+    let body = vec![b'a'; 4 * 1024 * 1024];
+    for _ in 0..5 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await.unwrap();
+        // Like urllib or the AWS SDKs: send the whole body, then read the answer.
+        s.write_all(&body)
+            .await
+            .expect("the server closed with the upload unread (RST)");
+        let answer = read_to_close(&mut s).await.expect("connection held");
+        assert!(
+            answer.starts_with(b"HTTP/1.1 413"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
 }

@@ -18,7 +18,8 @@
 //!    trailing slash is another issuer): `InvalidIdentityToken`, "No OpenIDConnect provider
 //!    found in your account for …";
 //! 3. the issuer's keys, then the strict [`irsa_jose::Verifier`]: signature, `iss`, `aud` ∈
-//!    the provider's client IDs, `exp`/`nbf`/`iat` with [`DEFAULT_LEEWAY_SECS`](irsa_jose::verify::DEFAULT_LEEWAY_SECS) of skew;
+//!    the provider's client IDs, `exp`/`nbf`/`iat` with the verifier's default skew
+//!    ([`DEFAULT_LEEWAY_SECS`](irsa_jose::verify::DEFAULT_LEEWAY_SECS));
 //! 4. the role: a missing role is the same `AccessDenied` as a denied trust policy, checked
 //!    only once the caller proved who they are, so role names do not leak;
 //! 5. the trust policy, evaluated by [`irsa_policy`] with the keys STS sets ([`request_context`]);
@@ -266,7 +267,8 @@ impl fmt::Display for Explanation {
 pub struct Decision {
     /// Allowed, or the AWS error.
     pub outcome: Outcome,
-    /// Why.
+    /// The step that decided, and for a trust-policy denial the statement, condition and
+    /// value seen (what `irsa doctor` prints).
     pub explanation: Explanation,
 }
 

@@ -138,11 +138,11 @@ impl ReviewOut {
 /// A review that can be acted on.
 #[derive(Debug)]
 pub struct ParsedReview {
-    /// Echoed.
+    /// The review's `apiVersion`, echoed in the response (the API server requires it).
     pub api_version: Option<String>,
-    /// Echoed.
+    /// The review's `kind`, echoed in the response.
     pub kind: Option<String>,
-    /// Copied.
+    /// The request's `uid`, which the response must carry back unchanged.
     pub uid: String,
     /// Namespace the pod is created in (request's, else the pod's, else `default`).
     pub namespace: String,

@@ -46,7 +46,8 @@ pub struct AppState {
     pub fetcher: Option<Arc<Fetcher>>,
     /// How long to wait for an uncached ServiceAccount.
     pub grace_period: Duration,
-    /// Metrics.
+    /// Upstream-compatible Prometheus metrics every request updates (served on the
+    /// metrics listener).
     pub metrics: Arc<Metrics>,
     /// Serve `/debug/alpha/*`.
     pub debug_handlers: bool,

@@ -23,7 +23,7 @@ use irsa_jose::JwkSet;
 use serde_json::{Value, json};
 
 use crate::cmd::mutate::parse_untyped;
-use crate::output::{CliError, EXIT_FAILURE, finish, print_stdout};
+use crate::output::{CliError, EXIT_FAILURE, finish, flag_error, parse_flag, print_stdout};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -162,10 +162,6 @@ fn failure(message: impl Into<String>) -> CliError {
     CliError::failure(message)
 }
 
-fn flag(name: &'static str) -> impl Fn(InvalidValue) -> CliError {
-    move |e| usage(e.for_input(name).to_string())
-}
-
 /// Runs `irsa doctor`.
 pub fn run(args: Args) -> ExitCode {
     let result = match &args.command {
@@ -256,26 +252,13 @@ fn to_value<T: serde::Serialize>(object: &T) -> Result<Value, CliError> {
 }
 
 fn run_doctor(args: &Args) -> Result<ExitCode, CliError> {
-    let region = args
-        .region
-        .as_deref()
-        .map(Region::parse)
-        .transpose()
-        .map_err(flag("--region"))?;
-    let account = args
-        .account
-        .as_deref()
-        .map(AccountId::parse)
-        .transpose()
-        .map_err(flag("--account"))?;
-    let cluster = args
-        .cluster
-        .as_deref()
-        .map(ClusterId::parse)
-        .transpose()
-        .map_err(flag("--cluster"))?;
+    let region = parse_flag("--region", args.region.as_deref(), Region::parse)?;
+    let account = parse_flag("--account", args.account.as_deref(), AccountId::parse)?;
+    let cluster = parse_flag("--cluster", args.cluster.as_deref(), ClusterId::parse)?;
     let issuer = match (&args.issuer, &account, &region, &cluster) {
-        (Some(url), ..) => Some(parse_issuer(url, region.as_ref()).map_err(flag("--issuer"))?),
+        (Some(url), ..) => {
+            Some(parse_issuer(url, region.as_ref()).map_err(flag_error("--issuer"))?)
+        }
         (None, Some(a), Some(r), Some(c)) => Some(ClusterIssuer::s3(a, r, c)),
         (None, None, None, None) | (None, _, _, None) => None,
         (None, ..) => {
@@ -285,7 +268,7 @@ fn run_doctor(args: &Args) -> Result<ExitCode, CliError> {
         }
     };
     if let Some(arn) = &args.role_arn {
-        RoleArn::parse(arn).map_err(flag("--role-arn"))?;
+        RoleArn::parse(arn).map_err(flag_error("--role-arn"))?;
     }
     let webhook = WebhookConfig {
         annotation_prefix: args.annotation_prefix.clone(),
@@ -506,7 +489,7 @@ fn read_aws(args: &Args, region: Option<&Region>, inputs: &mut Inputs) -> Result
         Some(r) => r.clone(),
         None => {
             Region::parse(&std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned()))
-                .map_err(flag("AWS_REGION"))?
+                .map_err(flag_error("AWS_REGION"))?
         }
     };
     let mut settings = irsa_aws::AwsSettings::new(region);

@@ -15,7 +15,7 @@ use irsa_core::issuer::{ClusterId, ClusterIssuer};
 use irsa_core::trust_policy::TrustPolicyRequest;
 use irsa_migrate::{MigrateError, Options, RoleUse};
 
-use crate::output::{CliError, finish};
+use crate::output::{CliError, finish, flag_error, parse_flag};
 
 /// `irsa migrate …`.
 #[derive(Debug, clap::Subcommand)]
@@ -69,16 +69,19 @@ pub fn run(command: Command) -> ExitCode {
     }
 }
 
+const COMMAND: &str = "irsa migrate kiam";
+
 fn usage(message: impl std::fmt::Display) -> CliError {
-    CliError::usage(format!("irsa migrate kiam: {message}"))
+    CliError::usage(format!("{COMMAND}: {message}"))
 }
 
 fn failure(message: impl std::fmt::Display) -> CliError {
-    CliError::failure(format!("irsa migrate kiam: {message}"))
+    CliError::failure(format!("{COMMAND}: {message}"))
 }
 
+/// [`flag_error`] with this command's prefix.
 fn flag(name: &'static str) -> impl Fn(InvalidValue) -> CliError {
-    move |e| usage(e.for_input(name).to_string())
+    move |e| flag_error(name)(e).prefixed(COMMAND)
 }
 
 fn run_kiam(args: &KiamArgs) -> ExitCode {
@@ -97,18 +100,10 @@ fn read_input(path: &Path) -> Result<String, CliError> {
 }
 
 fn execute(args: &KiamArgs) -> Result<String, CliError> {
-    let region = args
-        .region
-        .as_deref()
-        .map(Region::parse)
-        .transpose()
-        .map_err(flag("--region"))?;
-    let cluster = args
-        .cluster
-        .as_deref()
-        .map(ClusterId::parse)
-        .transpose()
-        .map_err(flag("--cluster"))?;
+    let region = parse_flag("--region", args.region.as_deref(), Region::parse)
+        .map_err(|e| e.prefixed(COMMAND))?;
+    let cluster = parse_flag("--cluster", args.cluster.as_deref(), ClusterId::parse)
+        .map_err(|e| e.prefixed(COMMAND))?;
     let partition = match (&args.partition, &region) {
         (Some(p), region) => {
             let p = Partition::parse(p).map_err(flag("--partition"))?;

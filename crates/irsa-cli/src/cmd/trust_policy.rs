@@ -7,12 +7,11 @@
 use std::process::ExitCode;
 
 use irsa_core::aws::{AccountId, Region};
-use irsa_core::error::InvalidValue;
 use irsa_core::issuer::{ClusterId, ClusterIssuer};
 use irsa_core::k8s::SubjectPattern;
 use irsa_core::trust_policy::{Audience, TrustPolicyError, TrustPolicyRequest};
 
-use crate::output::{CliError, finish};
+use crate::output::{CliError, finish, flag_error, parse_flag};
 
 /// Arguments of `irsa trust-policy`.
 #[derive(Debug, clap::Args)]
@@ -71,39 +70,21 @@ fn execute(args: &Args) -> Result<String, CliError> {
 
 /// Validates every flag, naming the flag in the error.
 fn request(args: &Args) -> Result<TrustPolicyRequest, CliError> {
-    let flag =
-        |name: &'static str| move |e: InvalidValue| CliError::usage(e.for_input(name).to_string());
-    let account = AccountId::parse(&args.account).map_err(flag("--account"))?;
-    let region = args
-        .region
-        .as_deref()
-        .map(Region::parse)
-        .transpose()
-        .map_err(flag("--region"))?;
-    let cluster = args
-        .cluster
-        .as_deref()
-        .map(ClusterId::parse)
-        .transpose()
-        .map_err(flag("--cluster"))?;
-    let role_account = args
-        .role_account
-        .as_deref()
-        .map(AccountId::parse)
-        .transpose()
-        .map_err(flag("--role-account"))?
-        .unwrap_or_else(|| account.clone());
-    let audience = args
-        .audience
-        .as_deref()
-        .map(Audience::parse)
-        .transpose()
-        .map_err(flag("--audience"))?;
+    let account = AccountId::parse(&args.account).map_err(flag_error("--account"))?;
+    let region = parse_flag("--region", args.region.as_deref(), Region::parse)?;
+    let cluster = parse_flag("--cluster", args.cluster.as_deref(), ClusterId::parse)?;
+    let role_account = parse_flag(
+        "--role-account",
+        args.role_account.as_deref(),
+        AccountId::parse,
+    )?
+    .unwrap_or_else(|| account.clone());
+    let audience = parse_flag("--audience", args.audience.as_deref(), Audience::parse)?;
 
     let issuer = match (&args.issuer, &region, &cluster) {
         (Some(url), region, _) => {
             ClusterIssuer::from_url(url, region.as_ref().map(Region::partition))
-                .map_err(flag("--issuer"))?
+                .map_err(flag_error("--issuer"))?
         }
         (None, Some(region), Some(cluster)) => ClusterIssuer::s3(&account, region, cluster),
         // clap already requires --region and --cluster without --issuer.
@@ -120,7 +101,7 @@ fn request(args: &Args) -> Result<TrustPolicyRequest, CliError> {
             } else {
                 "--service-account"
             };
-            CliError::usage(e.for_input(name).to_string())
+            flag_error(name)(e)
         })?;
         subjects.push(subject);
     }

@@ -52,9 +52,9 @@ pub enum MappingError {
 pub struct MappingEntry {
     /// `RoleARN`, used verbatim.
     pub role_arn: String,
-    /// `Audience`.
+    /// `Audience`: the projected token's audience for this service account.
     pub audience: String,
-    /// `UseRegionalSTS`.
+    /// `UseRegionalSTS`: inject `AWS_STS_REGIONAL_ENDPOINTS=regional`.
     pub use_regional_sts: bool,
     /// `TokenExpiration` in seconds (0 = flag value).
     pub token_expiration: i64,
