@@ -17,15 +17,15 @@ pub enum ClientError {
     /// The server could not be reached.
     #[error("cannot reach irsa local at {endpoint}: {source} (is `irsa local` running?)")]
     Connect {
-        /// Endpoint.
+        /// The `irsa local` base URL that was called.
         endpoint: String,
-        /// Cause.
+        /// reqwest's error (connection refused, timeout…).
         source: reqwest::Error,
     },
     /// The server refused the request.
     #[error("irsa local at {endpoint} refused the token request ({status}): {message}")]
     Refused {
-        /// Endpoint.
+        /// The `irsa local` base URL that was called.
         endpoint: String,
         /// HTTP status.
         status: u16,
@@ -35,9 +35,9 @@ pub enum ClientError {
     /// The answer is not a token response.
     #[error("irsa local at {endpoint} answered something that is not a token: {source}")]
     BadAnswer {
-        /// Endpoint.
+        /// The `irsa local` base URL that was called.
         endpoint: String,
-        /// Cause.
+        /// reqwest's error decoding the body.
         source: reqwest::Error,
     },
 }

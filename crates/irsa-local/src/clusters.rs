@@ -26,7 +26,7 @@ pub enum ClusterError {
     Key {
         /// Cluster name.
         cluster: String,
-        /// Cause.
+        /// What irsa-jose found wrong with the stored key.
         source: irsa_jose::KeyError,
     },
     /// Minting failed (bad namespace/service account name, expiration out of range).
@@ -34,7 +34,7 @@ pub enum ClusterError {
     Mint {
         /// Cluster name.
         cluster: String,
-        /// Cause.
+        /// Why irsa-jose refused to mint.
         source: irsa_jose::MintError,
     },
     /// A negative or zero expiration.
@@ -64,7 +64,7 @@ pub fn parse_issuer(url: &str, region: &Region) -> Result<ClusterIssuer, Invalid
 
 /// A cluster ready to mint tokens and publish its keys.
 pub struct LocalCluster {
-    /// Name.
+    /// The cluster's name, as in the config and in token requests.
     pub name: String,
     /// Account of the issuer (where its IAM OIDC provider lives).
     pub account: String,
@@ -72,7 +72,7 @@ pub struct LocalCluster {
     /// audience.
     cluster_issuer: ClusterIssuer,
     account_id: AccountId,
-    /// Region.
+    /// AWS region; it decides the partition (`cn-*` is `aws-cn`).
     pub region: String,
     /// Issuer URL as it appears in `iss`.
     pub issuer: String,

@@ -41,17 +41,17 @@ pub enum ExecError {
     /// The private token directory or file could not be written.
     #[error("cannot write the token file under {path}: {source}")]
     TokenFile {
-        /// Path.
+        /// The token directory or file that could not be written.
         path: PathBuf,
-        /// Cause.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// The program could not be started.
     #[error("cannot run {program:?}: {source}")]
     Spawn {
-        /// Program.
+        /// The program as given on the command line.
         program: String,
-        /// Cause.
+        /// The operating system's error (not found, permission denied…).
         source: std::io::Error,
     },
     /// No program given.

@@ -129,7 +129,7 @@ pub struct RequestParts<'a> {
     pub method: &'a Method,
     /// Request URI as received (path and query, maybe authority).
     pub uri: &'a Uri,
-    /// Headers.
+    /// Request headers as received (the signed ones are canonicalised from these).
     pub headers: &'a HeaderMap,
     /// Raw body bytes.
     pub body: &'a [u8],

@@ -130,7 +130,7 @@ pub struct AppState {
     pub store: Store,
     /// The local clusters (issuers with signing keys).
     pub clusters: Clusters,
-    /// Settings.
+    /// Root credentials, their account and the SigV4 skew, fixed at start.
     pub settings: Settings,
     /// Time source.
     pub clock: Clock,

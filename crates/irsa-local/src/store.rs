@@ -119,7 +119,7 @@ pub struct Provider {
     pub client_ids: Vec<String>,
     /// `ThumbprintList` (lowercase hex).
     pub thumbprints: Vec<String>,
-    /// Tags.
+    /// Tags as IAM lists them (key, value), in insertion order.
     pub tags: Vec<Tag>,
     /// Creation time, UNIX seconds.
     pub created: i64,
@@ -160,7 +160,7 @@ pub struct Role {
     pub max_session_duration: u32,
     /// Optional description.
     pub description: Option<String>,
-    /// Tags.
+    /// Tags as IAM lists them (key, value), in insertion order.
     pub tags: Vec<Tag>,
     /// Creation time, UNIX seconds.
     pub created: i64,
@@ -197,7 +197,7 @@ pub enum Write {
     PutProvider(Provider),
     /// Delete a provider by (account, url).
     DeleteProvider {
-        /// Account.
+        /// The 12-digit account that owns the provider.
         account: String,
         /// URL without scheme.
         url: String,
@@ -206,7 +206,7 @@ pub enum Write {
     PutRole(Role),
     /// Delete a role by (account, name, any case).
     DeleteRole {
-        /// Account.
+        /// The 12-digit account that owns the role.
         account: String,
         /// Role name.
         name: String,

@@ -58,7 +58,7 @@ pub struct RoleSpec {
     pub trust: Trust,
     /// Maximum session duration in seconds (validated by the caller against IAM's range).
     pub max_session_duration: u32,
-    /// Description.
+    /// IAM role description, as given (the caller validates it).
     pub description: Option<String>,
 }
 
@@ -72,7 +72,7 @@ pub struct DesiredRole {
     pub trust_policy: String,
     /// Maximum session duration in seconds.
     pub max_session_duration: u32,
-    /// Description.
+    /// IAM role description, as given.
     pub description: Option<String>,
     /// The providers of the given clusters that the trust policy names, in the role's
     /// account: each must exist there for the role to be assumable.

@@ -224,7 +224,7 @@ pub enum Action {
         assume_role_policy_document: String,
         /// Maximum session duration in seconds.
         max_session_duration: u32,
-        /// Description.
+        /// IAM role description, as given.
         description: Option<String>,
     },
     /// Replace a role's trust policy.

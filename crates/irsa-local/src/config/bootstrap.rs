@@ -48,9 +48,9 @@ pub struct BootstrapOptions {
     pub data_dir: std::path::PathBuf,
     /// The config to apply; `None` applies the demo when the data directory is empty.
     pub config: Option<Config>,
-    /// Settings.
+    /// Root credentials, their account and the SigV4 skew the server will run with.
     pub settings: Settings,
-    /// Clock.
+    /// Time source for creation dates and key generation, injectable for tests.
     pub clock: Clock,
 }
 

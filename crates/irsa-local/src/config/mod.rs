@@ -40,15 +40,15 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read config {path}: {source}")]
     Read {
-        /// File.
+        /// The config file path as given.
         path: String,
-        /// Cause.
+        /// The operating system's error.
         source: std::io::Error,
     },
     /// Not valid YAML for the config schema.
     #[error("config {path}: {message}")]
     Parse {
-        /// File.
+        /// The config file path as given.
         path: String,
         /// serde-saphyr's message (with line and column).
         message: String,
@@ -73,9 +73,9 @@ pub enum ConfigError {
     /// Key generation failed.
     #[error("generating the signing key of cluster {cluster}: {source}")]
     KeyGen {
-        /// Cluster.
+        /// The cluster's name in the config.
         cluster: String,
-        /// Cause.
+        /// What irsa-jose reported.
         source: irsa_jose::KeyError,
     },
 }

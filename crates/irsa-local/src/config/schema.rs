@@ -39,10 +39,10 @@ fn account<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
-    /// Clusters.
+    /// Local clusters: each gets an issuer with its own signing key.
     #[serde(default)]
     pub clusters: Vec<ClusterConfig>,
-    /// Roles.
+    /// IAM roles to create, each trusting a cluster's service accounts or a verbatim policy.
     #[serde(default)]
     pub roles: Vec<RoleConfig>,
 }
@@ -51,12 +51,12 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterConfig {
-    /// Name.
+    /// Cluster name, used by `irsa local token --cluster` and in the issuer URL.
     pub name: String,
     /// Account of the issuer.
     #[serde(deserialize_with = "account")]
     pub account: String,
-    /// Region.
+    /// AWS region of the cluster; `cn-*` regions give `aws-cn` ARNs and the China audience.
     pub region: String,
     /// Issuer; default the guide's S3 issuer.
     #[serde(default)]
@@ -87,7 +87,7 @@ pub struct RoleConfig {
     /// Maximum session duration (3600..=43200).
     #[serde(default)]
     pub max_session_duration: Option<u32>,
-    /// Description.
+    /// IAM role description (AWS's character class, at most 1000 characters).
     #[serde(default)]
     pub description: Option<String>,
 }
