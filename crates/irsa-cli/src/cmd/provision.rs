@@ -227,6 +227,39 @@ fn aws_failure(command: &str, e: &EngineError) -> CliError {
     failure(command, e)
 }
 
+/// Which engine pass to run.
+enum Pass<'a> {
+    Provision(&'a Desired),
+    Deprovision,
+}
+
+/// One engine pass against AWS with the progress display (a terminal only); an AWS failure
+/// becomes the command's exit 1 with AWS's code.
+async fn run_pass(
+    command: &str,
+    identity: &IdentityFlags,
+    spec: &ClusterSpec,
+    pass: Pass<'_>,
+) -> Result<Report, CliError> {
+    let clients = Clients::from_env(identity.endpoints.settings(spec.region().clone())).await;
+    let engine = Engine::new(&clients);
+    let bar = Bar::stderr();
+    let verb = match pass {
+        Pass::Provision(_) => "provisioning",
+        Pass::Deprovision => "deprovisioning",
+    };
+    let mut on_step = progress(identity.dry_run, &bar, format!("{verb} {}", spec.cluster()));
+    let options = RunOptions {
+        dry_run: identity.dry_run,
+    };
+    let result = match pass {
+        Pass::Provision(desired) => engine.provision(desired, options, &mut on_step).await,
+        Pass::Deprovision => engine.deprovision(spec, options, &mut on_step).await,
+    };
+    bar.finish();
+    result.map_err(|e| aws_failure(command, &e))
+}
+
 async fn provision(args: ProvisionArgs) -> Result<String, CliError> {
     const CMD: &str = "provision";
     let identity = &args.identity;
@@ -281,25 +314,7 @@ async fn provision(args: ProvisionArgs) -> Result<String, CliError> {
     let published = keys.ring.published(retire, now);
     let desired = Desired::new(spec.clone(), &options, &published).map_err(|e| usage(CMD, e))?;
 
-    let clients = Clients::from_env(identity.endpoints.settings(spec.region().clone())).await;
-    let engine = Engine::new(&clients);
-    let bar = Bar::stderr();
-    let mut on_step = progress(
-        identity.dry_run,
-        &bar,
-        format!("provisioning {}", spec.cluster()),
-    );
-    let result = engine
-        .provision(
-            &desired,
-            RunOptions {
-                dry_run: identity.dry_run,
-            },
-            &mut on_step,
-        )
-        .await;
-    bar.finish();
-    let report = result.map_err(|e| aws_failure(CMD, &e))?;
+    let report = run_pass(CMD, identity, &spec, Pass::Provision(&desired)).await?;
 
     let public_paths: Vec<String> = keys
         .paths_of(&published)
@@ -363,25 +378,7 @@ async fn deprovision(args: DeprovisionArgs) -> Result<String, CliError> {
     const CMD: &str = "deprovision";
     let identity = &args.identity;
     let spec = spec(CMD, identity)?;
-    let clients = Clients::from_env(identity.endpoints.settings(spec.region().clone())).await;
-    let engine = Engine::new(&clients);
-    let bar = Bar::stderr();
-    let mut on_step = progress(
-        identity.dry_run,
-        &bar,
-        format!("deprovisioning {}", spec.cluster()),
-    );
-    let result = engine
-        .deprovision(
-            &spec,
-            RunOptions {
-                dry_run: identity.dry_run,
-            },
-            &mut on_step,
-        )
-        .await;
-    bar.finish();
-    let report = result.map_err(|e| aws_failure(CMD, &e))?;
+    let report = run_pass(CMD, identity, &spec, Pass::Deprovision).await?;
     print_calls(&report);
     let closing = closing_line(&report);
     match identity.output {
