@@ -50,7 +50,7 @@ pub struct BootstrapOptions {
     pub config: Option<Config>,
     /// Root credentials, their account and the SigV4 skew the server will run with.
     pub settings: Settings,
-    /// Time source for creation dates and key generation, injectable for tests.
+    /// Time source for what the config creates and for the server afterwards; tests fix it.
     pub clock: Clock,
 }
 
