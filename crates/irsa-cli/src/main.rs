@@ -6,6 +6,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory as _, Parser, Subcommand};
 
+/// The process allocator. The servers allocate and free many small objects per request
+/// (JSON values, headers, TLS records); with mimalloc the webhook spends about 40 % less CPU
+/// per admission and the STS about 15 % less per call than with glibc's malloc (measured side
+/// by side, docs/benchmarks.md). Built with `no_thp` so that its arenas are not backed by
+/// transparent huge pages, which would multiply the resident memory of a small server.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd;
 mod output;
 mod progress;
