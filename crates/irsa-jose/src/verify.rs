@@ -421,30 +421,70 @@ impl Verifier {
     /// caller owns time, so the same token, keys and `now` always give the same answer.
     pub fn verify(&self, token: &str, now: i64) -> Result<VerifiedToken, VerifyError> {
         let parts = split(token)?;
-        let header = parse_object(&parts.header, "header")
-            .map_err(|e| e.into_error(|detail| VerifyError::HeaderNotJson { detail }))?;
-        let alg = header_alg(&header)?;
+        let (header, alg) = parse_header(&parts.header)?;
         let signature = parts
             .signature
             .as_deref()
             .ok_or(VerifyError::MissingSignature)?;
+        let kid = self.check_signature(&header, alg, parts.signing_input, signature)?;
+        // Only now is the payload looked at.
+        let claims = parse_payload(&parts.payload)?;
+        self.finish(header, claims, alg, kid, now)
+    }
+
+    /// Verifies a token [`decode`]d earlier (its shape, header and `alg` already checked, its
+    /// payload already parsed), as of `now`: the same checks and the same answers as
+    /// [`verify`](Self::verify) gives for a token that decodes, without decoding it again.
+    pub fn verify_decoded(
+        &self,
+        token: DecodedToken<'_>,
+        now: i64,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let DecodedToken {
+            signing_input,
+            signature,
+            alg,
+            unverified: UnverifiedToken { header, claims },
+        } = token;
+        let kid = self.check_signature(&header, alg, signing_input, &signature)?;
+        self.finish(header, claims, alg, kid, now)
+    }
+
+    /// Steps 5 and 6: the key named by the header's `kid` (or the only one for `alg`), then
+    /// the signature. Returns the `kid`.
+    fn check_signature(
+        &self,
+        header: &Map<String, Value>,
+        alg: Algorithm,
+        signing_input: &str,
+        signature: &[u8],
+    ) -> Result<Option<String>, VerifyError> {
         let kid = match header.get("kid") {
             None => None,
             Some(Value::String(kid)) => Some(kid.as_str()),
             Some(_) => return Err(VerifyError::BadHeaderMember { name: "kid" }),
         };
         let (key, key_name) = self.select_key(kid, alg)?;
-        key.verify_sig(parts.signing_input.as_bytes(), signature)
+        key.verify_sig(signing_input.as_bytes(), signature)
             .map_err(|_| VerifyError::BadSignature {
                 kid: key_name.to_string(),
             })?;
-        // Only now is the payload looked at.
-        let claims = parse_object(&parts.payload, "payload")
-            .map_err(|e| e.into_error(|detail| VerifyError::PayloadNotJson { detail }))?;
+        Ok(kid.map(str::to_string))
+    }
+
+    /// Step 7, on a token whose signature verified.
+    fn finish(
+        &self,
+        header: Map<String, Value>,
+        claims: Map<String, Value>,
+        alg: Algorithm,
+        kid: Option<String>,
+        now: i64,
+    ) -> Result<VerifiedToken, VerifyError> {
         let checked = check_claims(&claims, &self.options, now)?;
         Ok(VerifiedToken {
             algorithm: alg,
-            kid: kid.map(str::to_string),
+            kid,
             header,
             claims,
             issuer: checked.issuer,
@@ -512,16 +552,60 @@ fn describe(key: &PublicKey) -> String {
 /// Decodes the shape of a token without verifying its signature or claims. See
 /// [`UnverifiedToken`]: nothing in the result may be trusted.
 pub fn decode_unverified(token: &str) -> Result<UnverifiedToken, VerifyError> {
-    let parts = split(token)?;
-    let header = parse_object(&parts.header, "header")
-        .map_err(|e| e.into_error(|detail| VerifyError::HeaderNotJson { detail }))?;
-    header_alg(&header)?;
-    if parts.signature.is_none() {
-        return Err(VerifyError::MissingSignature);
+    decode(token).map(|decoded| decoded.unverified)
+}
+
+/// A token decoded once: what [`decode_unverified`] returns, plus the signing input and the
+/// signature, so that [`Verifier::verify_decoded`] checks it without decoding it again (a
+/// caller that reads the unverified `iss` to pick the keys decodes each token once).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedToken<'a> {
+    signing_input: &'a str,
+    signature: Vec<u8>,
+    alg: Algorithm,
+    unverified: UnverifiedToken,
+}
+
+impl DecodedToken<'_> {
+    /// The header and the claims, NOT verified.
+    pub fn unverified(&self) -> &UnverifiedToken {
+        &self.unverified
     }
-    let claims = parse_object(&parts.payload, "payload")
-        .map_err(|e| e.into_error(|detail| VerifyError::PayloadNotJson { detail }))?;
-    Ok(UnverifiedToken { header, claims })
+
+    /// The header's `alg` (one of the allowed algorithms).
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+}
+
+/// Decodes a token like [`decode_unverified`] (same checks, same errors in the same order)
+/// and keeps what verifying it needs.
+pub fn decode(token: &str) -> Result<DecodedToken<'_>, VerifyError> {
+    let parts = split(token)?;
+    let (header, alg) = parse_header(&parts.header)?;
+    let signature = parts.signature.ok_or(VerifyError::MissingSignature)?;
+    let claims = parse_payload(&parts.payload)?;
+    Ok(DecodedToken {
+        signing_input: parts.signing_input,
+        signature,
+        alg,
+        unverified: UnverifiedToken { header, claims },
+    })
+}
+
+/// Step 3 and 4 for the header: a JSON object without duplicate members, with an allowed
+/// `alg` and no `crit`.
+fn parse_header(bytes: &[u8]) -> Result<(Map<String, Value>, Algorithm), VerifyError> {
+    let header = parse_object(bytes, "header")
+        .map_err(|e| e.into_error(|detail| VerifyError::HeaderNotJson { detail }))?;
+    let alg = header_alg(&header)?;
+    Ok((header, alg))
+}
+
+/// The payload: a JSON object without duplicate members.
+fn parse_payload(bytes: &[u8]) -> Result<Map<String, Value>, VerifyError> {
+    parse_object(bytes, "payload")
+        .map_err(|e| e.into_error(|detail| VerifyError::PayloadNotJson { detail }))
 }
 
 struct Parts<'a> {
@@ -542,13 +626,15 @@ fn split(token: &str) -> Result<Parts<'_>, VerifyError> {
     if token.is_empty() {
         return Err(VerifyError::Empty);
     }
-    let dots: Vec<usize> = token.match_indices('.').map(|(i, _)| i).collect();
-    let (first, second) = match dots.as_slice() {
-        [a, b] => (*a, *b),
-        _ if dots.len() == 4 => return Err(VerifyError::Jwe),
-        _ => {
-            return Err(VerifyError::SegmentCount {
-                found: dots.len() + 1,
+    let mut dots = token.match_indices('.').map(|(i, _)| i);
+    let (first, second) = match (dots.next(), dots.next(), dots.next()) {
+        (Some(a), Some(b), None) => (a, b),
+        (a, b, c) => {
+            let found = [a, b, c].iter().flatten().count() + dots.count();
+            return Err(if found == 4 {
+                VerifyError::Jwe
+            } else {
+                VerifyError::SegmentCount { found: found + 1 }
             });
         }
     };

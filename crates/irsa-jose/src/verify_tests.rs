@@ -645,6 +645,18 @@ fn corpus_reasons_are_distinct_and_map_to_sts_codes() {
         format!("{}.{}*.{}", parts[0], parts[1], parts[2]),
     ];
     let errors: Vec<VerifyError> = corpus.iter().map(|t| reject(t)).collect();
+    for (token, error) in corpus.iter().zip(&errors) {
+        assert_eq!(
+            verify_once_decoded(token),
+            Err(error.clone()),
+            "decode + verify_decoded"
+        );
+    }
+    assert_eq!(
+        verify_once_decoded(&good),
+        verifier().verify(&good, NOW),
+        "decode + verify_decoded"
+    );
     let reasons: BTreeSet<&str> = errors.iter().map(VerifyError::reason).collect();
     assert_eq!(
         reasons.len(),
@@ -679,6 +691,17 @@ fn corpus_reasons_are_distinct_and_map_to_sts_codes() {
             .sts_message()
             .starts_with("Couldn't retrieve verification key from your identity provider,  please")
     );
+}
+
+/// [`decode`] then [`Verifier::verify_decoded`]: must answer exactly what `verify` answers.
+fn verify_once_decoded(token: &str) -> Result<VerifiedToken, VerifyError> {
+    let decoded = decode(token)?;
+    assert_eq!(
+        decode_unverified(token).as_ref(),
+        Ok(decoded.unverified()),
+        "decode and decode_unverified agree"
+    );
+    verifier().verify_decoded(decoded, NOW)
 }
 
 #[test]
@@ -755,6 +778,9 @@ proptest! {
         };
         let same = text.trim_end_matches(|c: char| c.is_ascii_whitespace()) == token;
         let result = verifier().verify(&text, NOW);
+        if let Ok(decoded) = decode(&text) {
+            prop_assert_eq!(verifier().verify_decoded(decoded, NOW), result.clone());
+        }
         if same {
             prop_assert!(result.is_ok());
         } else {

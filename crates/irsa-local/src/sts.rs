@@ -35,7 +35,7 @@ use irsa_jose::{JwkSet, Verifier, VerifyOptions};
 use irsa_policy::Policy;
 use irsa_sts::{
     Decision, Denial, Explanation, IssuerKeys, NO_KEY, Outcome, RegisteredProvider, Request,
-    RoleFacts, TrustPolicy,
+    RoleFacts, TrustPolicy, WebIdentityToken,
 };
 
 use irsa_issuer_client::{IssuerClientConfig, IssuerError, RemoteIssuers};
@@ -275,21 +275,20 @@ fn denied(denial: Denial) -> AwsError {
 /// issuer's discovery + JWKS; a failure is the AWS error STS answers with.
 async fn issuer_verifier(
     state: &SharedState,
-    issuer: &str,
-    token: &str,
+    token: &WebIdentityToken<'_>,
     client_ids: &[String],
 ) -> Result<Arc<Verifier>, Denial> {
     let sts = &state.sts;
+    let issuer = token.issuer();
     let source = match state.clusters.by_issuer(issuer) {
         Some(cluster) => KeySource::Cluster(cluster),
         None => {
-            let kid = irsa_sts::token_kid(token);
             let remote = sts.remote.as_ref().map_err(|reason| {
                 tracing::info!(issuer, reason, "remote issuers are not available");
                 Denial::idp_communication(issuer)
             })?;
             let keys = remote
-                .keys(issuer, kid.as_deref())
+                .keys(issuer, token.kid())
                 .await
                 .map_err(|e| remote_error(issuer, &e))?;
             KeySource::Remote(keys)
@@ -308,10 +307,10 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<XmlFragment, 
 
     // Gather the decision's inputs. The token's claims are not trusted here: its `iss` only
     // selects the provider and the keys; irsa_sts::decide verifies everything.
-    let issuer = irsa_sts::token_issuer(&params.token).map_err(|d| outcome_error(&params, d))?;
+    let token = irsa_sts::decode_token(&params.token).map_err(|d| outcome_error(&params, d))?;
     let providers: Vec<RegisteredProvider> = state
         .store
-        .find_provider(account, &issuer)
+        .find_provider(account, token.issuer())
         .filter(|p| p.partition == partition)
         .map(|p| RegisteredProvider {
             arn: p.arn(),
@@ -323,9 +322,7 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<XmlFragment, 
     let keys = match providers.first() {
         // Without a provider the keys are never looked at (or fetched).
         None => Err(Denial::invalid_token(NO_KEY)),
-        Some(provider) => {
-            issuer_verifier(state, &issuer, &params.token, &provider.client_ids).await
-        }
+        Some(provider) => issuer_verifier(state, &token, &provider.client_ids).await,
     };
     let role = state
         .store
@@ -334,7 +331,7 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<XmlFragment, 
     let policy = role
         .as_ref()
         .and_then(|r| state.sts.policy(&r.assume_role_policy_document).ok());
-    let decision = irsa_sts::decide(
+    let decision = irsa_sts::decide_decoded(
         &Request {
             role_arn: &params.role_arn,
             role: role.as_ref().map(|r| RoleFacts {
@@ -350,6 +347,7 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<XmlFragment, 
             duration_seconds: params.duration_seconds,
             now,
         },
+        token,
         match &keys {
             Ok(verifier) => IssuerKeys::Verifier(verifier),
             Err(denial) => IssuerKeys::Unavailable(denial),

@@ -33,7 +33,7 @@
 use std::fmt;
 
 use irsa_core::aws::RoleArn;
-use irsa_jose::verify::decode_unverified;
+use irsa_jose::verify::{DecodedToken, decode};
 use irsa_jose::{JwkSet, PublicKey, VerifiedToken, Verifier, VerifyError, VerifyOptions};
 use irsa_policy::{Evaluation, Policy, RequestContext};
 use serde_json::Value;
@@ -296,26 +296,52 @@ pub fn verify_options(issuer: &str, client_ids: &[String]) -> VerifyOptions {
     }
 }
 
+/// A web identity token decoded once (step 1): its shape and `alg` checked, its header and
+/// claims parsed but NOT verified, and a string `iss`. [`decide_decoded`] verifies it
+/// without decoding it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebIdentityToken<'a> {
+    decoded: DecodedToken<'a>,
+}
+
+impl WebIdentityToken<'_> {
+    /// The unverified `iss`: what a caller needs to know whose keys to fetch.
+    pub fn issuer(&self) -> &str {
+        // decode_token only returns tokens with a string `iss`.
+        self.decoded.unverified().issuer().unwrap_or_default()
+    }
+
+    /// The unverified header `kid`, to pick or re-fetch keys.
+    pub fn kid(&self) -> Option<&str> {
+        self.decoded
+            .unverified()
+            .header
+            .get("kid")
+            .and_then(Value::as_str)
+    }
+}
+
+/// Step 1: the token's shape, `alg` and `iss`. An error is the decision itself.
+pub fn decode_token(token: &str) -> Result<WebIdentityToken<'_>, Decision> {
+    let decoded =
+        decode(token).map_err(|e| Decision::deny(Denial::token(&e), Explanation::Token(e)))?;
+    if decoded.unverified().issuer().is_none() {
+        let e = VerifyError::MissingIssuer;
+        return Err(Decision::deny(Denial::token(&e), Explanation::Token(e)));
+    }
+    Ok(WebIdentityToken { decoded })
+}
+
 /// The token's unverified `iss` (step 1): what a caller needs to know whose keys to fetch.
 /// An error is the decision itself.
 pub fn token_issuer(token: &str) -> Result<String, Decision> {
-    let unverified = decode_unverified(token)
-        .map_err(|e| Decision::deny(Denial::token(&e), Explanation::Token(e)))?;
-    unverified.issuer().map(str::to_owned).ok_or_else(|| {
-        let e = VerifyError::MissingIssuer;
-        Decision::deny(Denial::token(&e), Explanation::Token(e))
-    })
+    decode_token(token).map(|t| t.issuer().to_owned())
 }
 
 /// The token's unverified header `kid`, to pick or re-fetch keys. `None` when absent or
 /// when the token does not decode (the decision reports that).
 pub fn token_kid(token: &str) -> Option<String> {
-    let unverified = decode_unverified(token).ok()?;
-    unverified
-        .header
-        .get("kid")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
+    decode_token(token).ok()?.kid().map(str::to_owned)
 }
 
 /// The provider among `providers` whose URL is the token's issuer (step 2).
@@ -379,11 +405,22 @@ pub fn request_context(
 
 /// The decision for `request` with `keys`. See the module docs for the order of the checks.
 pub fn decide(request: &Request<'_>, keys: IssuerKeys<'_>) -> Decision {
-    let issuer = match token_issuer(request.token) {
-        Ok(issuer) => issuer,
-        Err(decision) => return decision,
-    };
-    let Some(provider) = find_provider(request.providers, &issuer) else {
+    match decode_token(request.token) {
+        Ok(token) => decide_decoded(request, token, keys),
+        Err(decision) => decision,
+    }
+}
+
+/// [`decide`] for a token the caller already decoded with [`decode_token`] (to read its
+/// `iss` and gather the keys): `token` must be `request.token` decoded, and the decision is
+/// the one [`decide`] reaches, without decoding the token a second time.
+pub fn decide_decoded(
+    request: &Request<'_>,
+    token: WebIdentityToken<'_>,
+    keys: IssuerKeys<'_>,
+) -> Decision {
+    let issuer = token.issuer();
+    let Some(provider) = find_provider(request.providers, issuer) else {
         return Decision::deny(
             Denial::invalid_token(format!(
                 "No OpenIDConnect provider found in your account for {issuer}"
@@ -394,7 +431,7 @@ pub fn decide(request: &Request<'_>, keys: IssuerKeys<'_>) -> Decision {
                     .iter()
                     .map(RegisteredProvider::issuer_url)
                     .collect(),
-                issuer,
+                issuer: issuer.to_owned(),
             },
         );
     };
@@ -407,12 +444,12 @@ pub fn decide(request: &Request<'_>, keys: IssuerKeys<'_>) -> Decision {
                 denial.clone(),
                 Explanation::Keys {
                     reason: denial.message.clone(),
-                    issuer,
+                    issuer: issuer.to_owned(),
                 },
             );
         }
         IssuerKeys::Jwks(set) => {
-            match Verifier::new(set, verify_options(&issuer, &provider.client_ids)) {
+            match Verifier::new(set, verify_options(issuer, &provider.client_ids)) {
                 Ok(v) => {
                     built = v;
                     &built
@@ -421,7 +458,7 @@ pub fn decide(request: &Request<'_>, keys: IssuerKeys<'_>) -> Decision {
             }
         }
         IssuerKeys::PublicKeys(list) => {
-            match Verifier::from_public_keys(list, verify_options(&issuer, &provider.client_ids)) {
+            match Verifier::from_public_keys(list, verify_options(issuer, &provider.client_ids)) {
                 Ok(v) => {
                     built = v;
                     &built
@@ -430,7 +467,7 @@ pub fn decide(request: &Request<'_>, keys: IssuerKeys<'_>) -> Decision {
             }
         }
     };
-    let verified = match verifier.verify(request.token, request.now) {
+    let verified = match verifier.verify_decoded(token.decoded, request.now) {
         Ok(v) => v,
         Err(e) => return Decision::deny(Denial::token(&e), Explanation::Token(e)),
     };
@@ -490,11 +527,11 @@ pub fn decide(request: &Request<'_>, keys: IssuerKeys<'_>) -> Decision {
 }
 
 /// The issuer's keys do not form a usable key set: STS cannot retrieve a verification key.
-fn unusable_keys(issuer: String, error: &dyn fmt::Display) -> Decision {
+fn unusable_keys(issuer: &str, error: &dyn fmt::Display) -> Decision {
     Decision::deny(
         Denial::invalid_token(NO_KEY),
         Explanation::Keys {
-            issuer,
+            issuer: issuer.to_owned(),
             reason: error.to_string(),
         },
     )
