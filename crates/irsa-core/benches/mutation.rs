@@ -1,10 +1,14 @@
 //! Planner cost per admission: the typical two-container pod of the webhook load test, planned
-//! and (separately) planned + applied, plus the reinvocation case (nothing to do).
+//! and (separately) planned + applied, plus the reinvocation case (nothing to do); and the
+//! cost of parsing the pod of `scripts/bench-webhook`'s AdmissionReview as a full `Value`
+//! versus as the `PrunedPod` the webhook uses.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use irsa_core::mutation::{PlanInputs, ServiceAccountIdentity, WebhookConfig, apply_plan, plan};
+use irsa_core::mutation::{
+    PlanInputs, PrunedPod, ServiceAccountIdentity, WebhookConfig, apply_plan, plan,
+};
 use serde_json::json;
 
 fn two_container_pod() -> serde_json::Value {
@@ -24,6 +28,19 @@ fn two_container_pod() -> serde_json::Value {
             "volumes": [{"name": "data", "emptyDir": {}}]
         }
     })
+}
+
+/// The pod `scripts/bench-webhook` sends, as JSON text.
+const BENCH_WEBHOOK_POD: &str = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "web-7c9d8f-", "labels": {"app": "web", "pod-template-hash": "7c9d8f"}, "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7c9d8f", "uid": "6c1f0b8e-0000-4000-8000-000000000001", "controller": true}]}, "spec": {"serviceAccountName": "sa-42", "containers": [{"name": "web", "image": "registry.example/web:1.2.3", "ports": [{"containerPort": 8080, "protocol": "TCP"}], "env": [{"name": "LOG_LEVEL", "value": "info"}], "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}, "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}}, "volumeMounts": [{"name": "kube-api-access-abcde", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}]}, {"name": "proxy", "image": "registry.example/proxy:2.0", "args": ["--upstream", "127.0.0.1:8080"], "volumeMounts": [{"name": "kube-api-access-abcde", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount", "readOnly": true}]}], "volumes": [{"name": "kube-api-access-abcde", "projected": {"sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}]}}]}}"#;
+
+fn bench_parse(c: &mut Criterion) {
+    let text = BENCH_WEBHOOK_POD.as_bytes();
+    c.bench_function("parse bench-webhook pod as a full Value", |b| {
+        b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(text)).ok())
+    });
+    c.bench_function("parse bench-webhook pod as a PrunedPod", |b| {
+        b.iter(|| serde_json::from_slice::<PrunedPod>(black_box(text)).ok())
+    });
 }
 
 fn bench(c: &mut Criterion) {
@@ -54,5 +71,5 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, bench_parse);
 criterion_main!(benches);

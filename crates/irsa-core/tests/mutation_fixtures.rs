@@ -1,15 +1,16 @@
 //! Conformance: every scenario of upstream's webhook test data, ported to
 //! `tests/fixtures/webhook/*.yaml` (input pod, ServiceAccount annotations, webhook flags and the
 //! pod upstream's expected patch produces). The planner's patch, applied to the input pod, must
-//! give exactly the expected pod; planning again on the result must give no operation; and no
-//! operation may overwrite a value that already exists in the pod.
+//! give exactly the expected pod; planning again on the result must give no operation; no
+//! operation may overwrite a value that already exists in the pod; and the pruned view the
+//! webhook parses ([`PrunedPod`]) must plan exactly like the full pod, before and after.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use irsa_core::mutation::{
-    ContainerCredentialsConfig, ContainerCredentialsSettings, Jitter, PlanInputs,
-    ServiceAccountIdentity, WebhookConfig, apply_plan, plan,
+    ContainerCredentialsConfig, ContainerCredentialsSettings, Jitter, PlanInputs, PrunedPod,
+    ServiceAccountIdentity, WebhookConfig, apply_plan, plan, plan_detailed,
 };
 use json_patch::PatchOperation;
 use serde_json::Value;
@@ -106,6 +107,7 @@ fn run(s: &Scenario) -> Result<(), String> {
         jitter: s.jitter,
     };
     let ops = plan(&s.pod, s.identity.as_ref(), &s.config, &inputs).map_err(|e| e.to_string())?;
+    same_plan_when_pruned(s, &s.pod, &inputs)?;
     assert_never_overwrites(&s.pod, &ops).map_err(|e| format!("{}: {e}", s.name))?;
     let out = apply_plan(&s.pod, &ops).map_err(|e| e.to_string())?;
     if out != s.expected {
@@ -118,11 +120,29 @@ fn run(s: &Scenario) -> Result<(), String> {
         ));
     }
     let again = plan(&out, s.identity.as_ref(), &s.config, &inputs).map_err(|e| e.to_string())?;
+    same_plan_when_pruned(s, &out, &inputs)?;
     if !again.is_empty() {
         return Err(format!(
             "{}: second plan is not empty: {}",
             s.name,
             serde_json::to_string(&again).unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+/// The webhook plans on the [`PrunedPod`] parsed from the same JSON: same answer, field for field.
+fn same_plan_when_pruned(s: &Scenario, pod: &Value, inputs: &PlanInputs<'_>) -> Result<(), String> {
+    let text = serde_json::to_string(pod).map_err(|e| e.to_string())?;
+    let pruned: PrunedPod = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let full = plan_detailed(pod, s.identity.as_ref(), &s.config, inputs);
+    let seen = plan_detailed(&pruned.0, s.identity.as_ref(), &s.config, inputs);
+    if format!("{full:?}") != format!("{seen:?}") {
+        return Err(format!(
+            "{}: the pruned pod plans differently
+ full: {full:?}
+ pruned: {seen:?}",
+            s.name
         ));
     }
     Ok(())

@@ -1,11 +1,13 @@
 //! Property test: for arbitrary pods (containers, init containers, env, mounts, volumes,
 //! labels, annotations in any combination) and arbitrary settings, the planned patch applies
 //! cleanly with the json-patch crate, replaces nothing the pod had, keeps every existing
-//! container field, and planning again on the result yields no operation.
+//! container field, and planning again on the result yields no operation. And for the same
+//! pods with nodes of the wrong JSON type sprinkled in, the pruned view the webhook parses
+//! ([`PrunedPod`]) plans exactly like the full pod (same patch, same error).
 
 use irsa_core::mutation::{
-    ContainerCredentialsConfig, Jitter, PlanInputs, RoleMapping, ServiceAccountIdentity,
-    WebhookConfig, apply_plan, plan,
+    ContainerCredentialsConfig, Jitter, PlanInputs, PrunedPod, RoleMapping, ServiceAccountIdentity,
+    WebhookConfig, apply_plan, plan, plan_detailed,
 };
 use json_patch::PatchOperation;
 use proptest::prelude::*;
@@ -231,8 +233,98 @@ fn containers_preserved(before: &Value, after: &Value) -> Result<(), String> {
     Ok(())
 }
 
+/// A value of any JSON type, to put where the planner expects another one.
+fn odd_value() -> BoxedStrategy<Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i32>().prop_map(|n| json!(n)),
+        Just(json!(1.5)),
+        "[a-z/]{0,6}".prop_map(Value::String),
+        Just(json!([])),
+        Just(json!(["app", {"name": "app"}])),
+        Just(json!({})),
+        Just(json!({"name": "aws-iam-token", "other": [1, 2]})),
+    ]
+    .boxed()
+}
+
+/// Every node of `pod` (objects, arrays, leaves), as JSON Pointers.
+fn node_paths(value: &Value, at: String, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let token = k.replace('~', "~0").replace('/', "~1");
+                node_paths(v, format!("{at}/{token}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                node_paths(v, format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+    out.push(at);
+}
+
+/// `pod` with up to three of its nodes replaced by odd values (or extra odd members added).
+fn odd_pod() -> impl Strategy<Value = Value> {
+    (
+        pod(),
+        prop::collection::vec(
+            (any::<prop::sample::Index>(), odd_value(), any::<bool>()),
+            0..4,
+        ),
+    )
+        .prop_map(|(mut pod, edits)| {
+            for (index, odd, add) in edits {
+                let mut paths = Vec::new();
+                node_paths(&pod, String::new(), &mut paths);
+                let path = index.get(&paths).clone();
+                match pod.pointer_mut(&path) {
+                    Some(Value::Object(map)) if add => {
+                        for key in [
+                            "name",
+                            "env",
+                            "volumeMounts",
+                            "labels",
+                            "annotations",
+                            "namespace",
+                        ] {
+                            map.entry(key).or_insert_with(|| odd.clone());
+                        }
+                    }
+                    Some(node) => *node = odd,
+                    None => {}
+                }
+            }
+            pod
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn pruned_pod_plans_like_the_full_pod(pod in odd_pod(), s in settings(), prefix in prop::sample::select(&["eks.amazonaws.com", "corp.example", ""][..])) {
+        let mut cc = ContainerCredentialsConfig::default();
+        cc.insert("default", "default");
+        let (mapping, _) = RoleMapping::parse(r#"{"*/default": {"RoleARN": "arn:aws:iam::111122223333:role/cm"}}"#)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let inputs = PlanInputs {
+            namespace: None,
+            role_mapping: s.config_map.then_some(&mapping),
+            container_credentials: s.container_credentials.then_some(&cc),
+            jitter: Jitter(s.jitter),
+        };
+        let config = WebhookConfig { annotation_prefix: prefix.to_owned(), ..s.config.clone() };
+        let text = serde_json::to_string(&pod).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let pruned: PrunedPod = serde_json::from_str(&text).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let full = plan_detailed(&pod, s.identity.as_ref(), &config, &inputs);
+        let seen = plan_detailed(&pruned.0, s.identity.as_ref(), &config, &inputs);
+        prop_assert_eq!(format!("{full:?}"), format!("{seen:?}"));
+    }
 
     #[test]
     fn patch_applies_preserves_and_is_idempotent(pod in pod(), s in settings()) {

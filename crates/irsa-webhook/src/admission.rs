@@ -2,12 +2,16 @@
 //!
 //! Own small types instead of kube-core's: kube-core serialises `response.patch` as a JSON
 //! array of numbers (kube-rs issue #1781) where the API documents a base64 string, and its
-//! typed request would push the pod through compiled-in Kubernetes types. Here the pod stays a
-//! [`serde_json::Value`], so fields newer than this build survive untouched, and the response
-//! echoes the request's `apiVersion` and `kind` (the API server rejects a v1 response without
-//! them: upstream issues #225/#205/#132).
+//! typed request would push the pod through compiled-in Kubernetes types. Here the pod is
+//! parsed as a [`PrunedPod`]: a [`serde_json::Value`] holding only the fields the planner
+//! reads (everything else is validated, not stored), which plans exactly like the full pod and
+//! costs a fraction of building it. The patch only ever adds, so the API server applies it to
+//! the pod as it has it, fields newer than this build included. The response echoes the
+//! request's `apiVersion` and `kind` (the API server rejects a v1 response without them:
+//! upstream issues #225/#205/#132).
 
 use base64::Engine as _;
+use irsa_core::mutation::PrunedPod;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -37,9 +41,9 @@ pub struct RequestIn {
     /// Operation (`CREATE`, ...), for logging only, as upstream.
     #[serde(default)]
     pub operation: Option<String>,
-    /// The pod.
+    /// The pod, reduced to what the planner reads.
     #[serde(default)]
-    pub object: Option<Value>,
+    pub object: Option<PrunedPod>,
 }
 
 /// `status` of a denial.
@@ -61,13 +65,28 @@ pub struct ResponseOut {
     /// Present on denials.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
-    /// Standard base64 of the JSON Patch.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub patch: Option<String>,
+    /// The JSON Patch (the serialised operations), sent as standard base64.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_base64"
+    )]
+    pub patch: Option<Vec<u8>>,
     /// `JSONPatch` whenever `patch` is present.
     #[serde(rename = "patchType", skip_serializing_if = "Option::is_none")]
     pub patch_type: Option<&'static str>,
 }
+
+fn serialize_base64<S: serde::Serializer>(
+    patch: &Option<Vec<u8>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match patch {
+        Some(bytes) => serializer.serialize_str(&BASE64.encode(bytes)),
+        None => serializer.serialize_none(),
+    }
+}
+
+const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// The outgoing review.
 #[derive(Debug, Serialize)]
@@ -98,15 +117,15 @@ impl ReviewOut {
         }
     }
 
-    /// Admits with `patch_json` (the serialised JSON Patch), base64-encoded.
+    /// Admits with `patch_json` (the serialised JSON Patch), sent base64-encoded.
     pub fn allow_with_patch(
         api_version: Option<String>,
         kind: Option<String>,
         uid: String,
-        patch_json: &[u8],
+        patch_json: Vec<u8>,
     ) -> Self {
         let mut out = Self::allow(api_version, kind, uid);
-        out.response.patch = Some(base64::engine::general_purpose::STANDARD.encode(patch_json));
+        out.response.patch = Some(patch_json);
         out.response.patch_type = Some("JSONPatch");
         out
     }
@@ -133,6 +152,59 @@ impl ReviewOut {
             },
         }
     }
+
+    /// The response body: byte for byte what `serde_json::to_vec(self)` gives (the
+    /// `Serialize` derive above is the specification, and a test holds the two together),
+    /// written in one buffer of the right size. Why: the base64 patch is most of the body and
+    /// its alphabet never needs JSON escaping, so it is encoded straight into place instead of
+    /// into a `String` that serde_json then scans for characters to escape. The strings that
+    /// come from the request (uid, apiVersion, kind) and the denial message still go through
+    /// serde_json's escaping.
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let response = &self.response;
+        let patch_len = response
+            .patch
+            .as_ref()
+            .map_or(0, |p| base64::encoded_len(p.len(), true).unwrap_or(0));
+        let mut out = Vec::with_capacity(160 + patch_len);
+        out.push(b'{');
+        if let Some(kind) = &self.kind {
+            out.extend_from_slice(br#""kind":"#);
+            serde_json::to_writer(&mut out, kind)?;
+            out.push(b',');
+        }
+        if let Some(api_version) = &self.api_version {
+            out.extend_from_slice(br#""apiVersion":"#);
+            serde_json::to_writer(&mut out, api_version)?;
+            out.push(b',');
+        }
+        out.extend_from_slice(br#""response":{"uid":"#);
+        serde_json::to_writer(&mut out, &response.uid)?;
+        out.extend_from_slice(if response.allowed {
+            br#","allowed":true"#
+        } else {
+            br#","allowed":false"#
+        });
+        if let Some(status) = &response.status {
+            out.extend_from_slice(br#","status":"#);
+            serde_json::to_writer(&mut out, status)?;
+        }
+        if let Some(patch) = &response.patch {
+            out.extend_from_slice(br#","patch":""#);
+            let start = out.len();
+            out.resize(start + patch_len, 0);
+            BASE64
+                .encode_slice(patch, &mut out[start..])
+                .map_err(serde::ser::Error::custom)?;
+            out.push(b'"');
+        }
+        if let Some(patch_type) = response.patch_type {
+            out.extend_from_slice(br#","patchType":"#);
+            serde_json::to_writer(&mut out, patch_type)?;
+        }
+        out.extend_from_slice(b"}}");
+        Ok(out)
+    }
 }
 
 /// A review that can be acted on.
@@ -146,8 +218,9 @@ pub struct ParsedReview {
     pub uid: String,
     /// Namespace the pod is created in (request's, else the pod's, else `default`).
     pub namespace: String,
-    /// The pod exactly as received. The planner's patch is applied by the API server to
-    /// this object, so it must not be edited here (the namespace travels in `namespace`).
+    /// The pod as received, pruned to what the planner reads ([`PrunedPod`]). The planner's
+    /// patch is applied by the API server to the full object, so this must not be edited
+    /// here (the namespace travels in `namespace`).
     pub pod: Value,
 }
 
@@ -201,7 +274,7 @@ pub fn parse_review(body: &[u8]) -> Result<ParsedReview, Box<ReviewOut>> {
         object,
         ..
     } = request;
-    let pod = match object {
+    let pod = match object.map(|p| p.0) {
         Some(pod @ Value::Object(_)) => pod,
         Some(other) => {
             return Err(Box::new(ReviewOut::deny(
@@ -334,12 +407,55 @@ mod tests {
     }
 
     #[test]
+    fn the_direct_writer_matches_serde_byte_for_byte() {
+        let odd = "q\"u\\o\u{1}t\u{7f}é\u{2028}😀</script>".to_string();
+        let patch = br#"[{"op":"add","path":"/a","value":"?>\u00e9"}]"#;
+        let mut cases = Vec::new();
+        for (api_version, kind) in [
+            (None, None),
+            (Some("admission.k8s.io/v1".to_string()), None),
+            (None, Some(odd.clone())),
+            (Some(odd.clone()), Some("AdmissionReview".to_string())),
+        ] {
+            for uid in [String::new(), "705ab4f5".to_string(), odd.clone()] {
+                cases.push(ReviewOut::allow(
+                    api_version.clone(),
+                    kind.clone(),
+                    uid.clone(),
+                ));
+                for len in [0, 1, 2, 3, patch.len()] {
+                    cases.push(ReviewOut::allow_with_patch(
+                        api_version.clone(),
+                        kind.clone(),
+                        uid.clone(),
+                        patch[..len].to_vec(),
+                    ));
+                }
+                cases.push(ReviewOut::deny(
+                    api_version.clone(),
+                    kind.clone(),
+                    uid.clone(),
+                    odd.clone(),
+                ));
+            }
+        }
+        for case in &cases {
+            let direct = case.to_json().unwrap();
+            let serde = serde_json::to_vec(case).unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&direct),
+                String::from_utf8_lossy(&serde)
+            );
+        }
+    }
+
+    #[test]
     fn patch_is_standard_base64_with_patch_type() {
         let out = ReviewOut::allow_with_patch(
             Some("admission.k8s.io/v1".into()),
             Some("AdmissionReview".into()),
             "u".into(),
-            br#"[{"op":"add","path":"/a","value":"?>"}]"#,
+            br#"[{"op":"add","path":"/a","value":"?>"}]"#.to_vec(),
         );
         let v = serde_json::to_value(&out).unwrap();
         let b64 = v["response"]["patch"].as_str().unwrap();

@@ -172,7 +172,7 @@ impl AppState {
             Ok(patch) => {
                 tracing::debug!(uid = %review.uid, namespace, service_account = sa_name,
                     operations = plan.operations.len(), "pod mutated");
-                ReviewOut::allow_with_patch(review.api_version, review.kind, review.uid, &patch)
+                ReviewOut::allow_with_patch(review.api_version, review.kind, review.uid, patch)
             }
             Err(e) => {
                 self.metrics.patch_errors.inc();
@@ -196,7 +196,7 @@ fn text(status: StatusCode, body: &'static str) -> Response {
 }
 
 fn json_response(review: &ReviewOut) -> Response {
-    match serde_json::to_vec(review) {
+    match review.to_json() {
         Ok(bytes) => (
             StatusCode::OK,
             [(

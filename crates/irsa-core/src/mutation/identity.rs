@@ -41,7 +41,14 @@ impl ServiceAccountIdentity {
     /// verbatim (upstream only logs a warning when it does not look like a role ARN).
     #[must_use]
     pub fn from_annotations(prefix: &str, annotations: &BTreeMap<String, String>) -> Self {
-        let get = |suffix: &str| annotations.get(&format!("{prefix}/{suffix}"));
+        // One key buffer, rewritten per suffix (this runs for every admission).
+        let mut key = format!("{prefix}/");
+        let base = key.len();
+        let mut get = |suffix: &str| {
+            key.truncate(base);
+            key.push_str(suffix);
+            annotations.get(&key)
+        };
         Self {
             role_arn: get(ANNOTATION_ROLE_ARN).filter(|v| !v.is_empty()).cloned(),
             audience: get(ANNOTATION_AUDIENCE).cloned(),

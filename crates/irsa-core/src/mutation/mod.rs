@@ -15,6 +15,7 @@ mod config;
 mod identity;
 mod manifest;
 mod mapping;
+mod pruned;
 mod text;
 
 use std::collections::HashSet;
@@ -40,6 +41,7 @@ pub use mapping::{
     ANY_NAMESPACE, CONFIG_MAP_KEY, CONFIG_MAP_NAME, ContainerCredentialsConfig, MappingEntry,
     MappingError, RoleMapping,
 };
+pub use pruned::PrunedPod;
 pub use text::{first_csv_record, go_clean, go_join, windows_path};
 
 use mapping::json_type;
@@ -185,19 +187,20 @@ pub fn pod_namespace<'a>(pod: &'a Value, request_namespace: Option<&'a str>) -> 
         .unwrap_or("default")
 }
 
-/// Everything decided before touching containers.
-struct Injection {
+/// Everything decided before touching containers, borrowed from the settings (a plan runs
+/// per admission: nothing is copied until it goes into the patch).
+struct Injection<'a> {
     method: Method,
-    volume_name: String,
-    mount_path: String,
-    audience: String,
+    volume_name: &'a str,
+    mount_path: &'a str,
+    audience: &'a str,
     expiration: i64,
-    token_path: String,
-    /// The two credential variables in order (name, value); the token-file value is filled in
-    /// by `plan_detailed` once the pod's OS (Windows or not) is known.
-    credentials: [(&'static str, String); 2],
+    token_path: &'a str,
+    /// The two credential variables in order; the second one's value is the token file,
+    /// known once the pod's OS (Windows or not) is.
+    credentials: [(&'static str, &'a str); 2],
     regional_sts: bool,
-    region: Option<String>,
+    region: Option<&'a str>,
 }
 
 /// Plans the mutation of `pod` (an `admission` Pod object as JSON).
@@ -222,9 +225,15 @@ pub fn plan_detailed(
     let annotations = pod
         .pointer("/metadata/annotations")
         .and_then(Value::as_object);
+    // `<prefix>/<suffix>`, matched in place rather than built per request.
     let pod_annotation = |suffix: &str| {
         annotations
-            .and_then(|a| a.get(&config.annotation_key(suffix)))
+            .and_then(|a| {
+                a.iter().find_map(|(key, value)| {
+                    let rest = key.strip_prefix(config.annotation_prefix.as_str())?;
+                    (rest.strip_prefix('/')? == suffix).then_some(value)
+                })
+            })
             .and_then(Value::as_str)
     };
     let pod_expiration = pod_annotation(ANNOTATION_TOKEN_EXPIRATION).and_then(parse_expiration);
@@ -252,14 +261,19 @@ pub fn plan_detailed(
     plan_volume(pod, &injection, &mut ops)?;
 
     let windows = is_windows(pod);
-    let token_file = go_join(&injection.mount_path, &injection.token_path);
+    let token_file = go_join(injection.mount_path, injection.token_path);
     let token_file = if windows {
         windows_path(&token_file)
     } else {
         token_file
     };
-    let mut env_plan = injection;
-    env_plan.credentials[1].1 = token_file;
+    let env_plan = Injection {
+        credentials: [
+            injection.credentials[0],
+            (injection.credentials[1].0, &token_file),
+        ],
+        ..injection
+    };
     for field in ["containers", "initContainers"] {
         plan_containers(pod, field, &skip, &env_plan, &mut ops)?;
     }
@@ -272,16 +286,16 @@ pub fn plan_detailed(
 
 /// Decides the mode and its settings; `Err(missing)` means "no mutation", with `missing`
 /// true when neither a ServiceAccount nor a ConfigMap entry was found.
-fn decide(
-    identity: Option<&ServiceAccountIdentity>,
-    config: &WebhookConfig,
-    inputs: &PlanInputs<'_>,
+fn decide<'a>(
+    identity: Option<&'a ServiceAccountIdentity>,
+    config: &'a WebhookConfig,
+    inputs: &PlanInputs<'a>,
     namespace: &str,
     sa_name: &str,
     pod_expiration: Option<i64>,
-) -> Result<Injection, bool> {
+) -> Result<Injection<'a>, bool> {
     let flag_expiration = config.default_token_expiration();
-    let region = config.region().map(str::to_owned);
+    let region = config.region();
     let mapping_expiration = |e: &MappingEntry| {
         // Beyond upstream: ConfigMap values below the API server's 600 s minimum are raised
         // too (upstream passed them through and the API server then rejected the pod).
@@ -317,41 +331,36 @@ fn decide(
         let cc = &config.container_credentials;
         return Ok(Injection {
             method: Method::ContainerCredentials,
-            volume_name: cc.volume_name.clone(),
-            mount_path: cc.mount_path.clone(),
-            audience: cc.audience.clone(),
+            volume_name: &cc.volume_name,
+            mount_path: &cc.mount_path,
+            audience: &cc.audience,
             expiration,
-            token_path: cc.token_path.clone(),
+            token_path: &cc.token_path,
             credentials: [
-                (ENV_CONTAINER_CREDENTIALS_FULL_URI, cc.full_uri.clone()),
-                (ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE, String::new()),
+                (ENV_CONTAINER_CREDENTIALS_FULL_URI, &cc.full_uri),
+                (ENV_CONTAINER_AUTHORIZATION_TOKEN_FILE, ""),
             ],
             regional_sts,
             region,
         });
     }
 
-    let sts = |role: String, audience: String, regional_sts: bool, expiration: i64| Injection {
+    let sts = |role: &'a str, audience: &'a str, regional_sts: bool, expiration: i64| Injection {
         method: Method::StsWebIdentity,
-        volume_name: STS_VOLUME_NAME.to_owned(),
-        mount_path: config.token_mount_path.clone(),
+        volume_name: STS_VOLUME_NAME,
+        mount_path: &config.token_mount_path,
         audience,
         expiration: pod_expiration.unwrap_or(expiration),
-        token_path: STS_TOKEN_PATH.to_owned(),
-        credentials: [
-            (ENV_ROLE_ARN, role),
-            (ENV_WEB_IDENTITY_TOKEN_FILE, String::new()),
-        ],
+        token_path: STS_TOKEN_PATH,
+        credentials: [(ENV_ROLE_ARN, role), (ENV_WEB_IDENTITY_TOKEN_FILE, "")],
         regional_sts,
-        region: region.clone(),
+        region,
     };
 
     if let Some(id) = identity.filter(|id| id.has_role()) {
         return Ok(sts(
-            id.role_arn.clone().unwrap_or_default(),
-            id.audience
-                .clone()
-                .unwrap_or_else(|| config.token_audience.clone()),
+            id.role_arn.as_deref().unwrap_or_default(),
+            id.audience.as_deref().unwrap_or(&config.token_audience),
             id.sts_regional_endpoints
                 .unwrap_or(config.sts_regional_endpoint),
             id.token_expiration.unwrap_or(flag_expiration),
@@ -359,8 +368,8 @@ fn decide(
     }
     match inputs.role_mapping.and_then(|m| m.get(namespace, sa_name)) {
         Some(e) if !e.role_arn.is_empty() => Ok(sts(
-            e.role_arn.clone(),
-            e.audience.clone(),
+            &e.role_arn,
+            &e.audience,
             e.use_regional_sts,
             mapping_expiration(e),
         )),
@@ -373,11 +382,14 @@ fn jitter_offset(Jitter(value): Jitter) -> i64 {
     i64::try_from(value % (JITTER_SPAN + 1)).unwrap_or(0)
 }
 
+/// Node selector labels that mark a Windows pod (with the value `windows`).
+const OS_NODE_SELECTORS: [&str; 2] = ["kubernetes.io/os", "beta.kubernetes.io/os"];
+
 fn is_windows(pod: &Value) -> bool {
     pod.pointer("/spec/nodeSelector")
         .and_then(Value::as_object)
         .is_some_and(|ns| {
-            ["kubernetes.io/os", "beta.kubernetes.io/os"]
+            OS_NODE_SELECTORS
                 .iter()
                 .any(|k| ns.get(*k).and_then(Value::as_str) == Some("windows"))
         })
@@ -400,15 +412,16 @@ fn wrong_type(path: &str, expected: &'static str, found: &Value) -> MutationErro
 }
 
 /// An optional array field: `Ok(None)` when absent or null, an error for any other type.
+/// `path` is the parent's JSON Pointer, only built for the error.
 fn optional_array<'a>(
     parent: &'a Map<String, Value>,
     key: &str,
-    path: &str,
+    path: impl FnOnce() -> String,
 ) -> Result<Option<&'a Vec<Value>>, MutationError> {
     match parent.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => Ok(Some(items)),
-        Some(other) => Err(wrong_type(&format!("{path}/{key}"), "an array", other)),
+        Some(other) => Err(wrong_type(&format!("{}/{key}", path()), "an array", other)),
     }
 }
 
@@ -476,12 +489,12 @@ fn plan_volume(
         ops.push(add(pointer(&["spec"]), json!({"volumes": [volume()]})));
         return Ok(());
     };
-    match optional_array(spec, "volumes", "/spec")? {
+    match optional_array(spec, "volumes", || "/spec".to_owned())? {
         None => ops.push(add(pointer(&["spec", "volumes"]), json!([volume()]))),
         Some(volumes) => {
             let exists = volumes
                 .iter()
-                .any(|v| v.get("name").and_then(Value::as_str) == Some(inj.volume_name.as_str()));
+                .any(|v| v.get("name").and_then(Value::as_str) == Some(inj.volume_name));
             if !exists {
                 // Prepended, as upstream does, so the resulting pod is identical to upstream's.
                 ops.push(add(pointer(&["spec", "volumes", "0"]), volume()));
@@ -501,14 +514,13 @@ fn plan_containers(
     let Some(spec) = spec(pod)? else {
         return Ok(());
     };
-    let Some(containers) = optional_array(spec, field, "/spec")? else {
+    let Some(containers) = optional_array(spec, field, || "/spec".to_owned())? else {
         return Ok(());
     };
     for (index, container) in containers.iter().enumerate() {
-        let index = index.to_string();
-        let path = format!("/spec/{field}/{index}");
+        let path = || format!("/spec/{field}/{index}");
         let Value::Object(container) = container else {
-            return Err(wrong_type(&path, "an object", container));
+            return Err(wrong_type(&path(), "an object", container));
         };
         let name = container
             .get("name")
@@ -517,7 +529,8 @@ fn plan_containers(
         if skip.contains(name) {
             continue;
         }
-        plan_container(container, &["spec", field, &index], &path, inj, ops)?;
+        let index_token = index.to_string();
+        plan_container(container, &["spec", field, &index_token], path, inj, ops)?;
     }
     Ok(())
 }
@@ -525,11 +538,11 @@ fn plan_containers(
 fn plan_container(
     container: &Map<String, Value>,
     base: &[&str],
-    path: &str,
+    path: impl Fn() -> String,
     inj: &Injection,
     ops: &mut Vec<PatchOperation>,
 ) -> Result<(), MutationError> {
-    let env = optional_array(container, "env", path)?;
+    let env = optional_array(container, "env", &path)?;
     // Env lists are short: a linear scan beats building a set per container.
     let defined = |name: &str| {
         env.into_iter()
@@ -551,12 +564,12 @@ fn plan_container(
     if !sts_defined && inj.regional_sts {
         push(ENV_STS_REGIONAL_ENDPOINTS, "regional");
     }
-    if let Some(region) = inj.region.as_deref().filter(|_| !region_defined) {
+    if let Some(region) = inj.region.filter(|_| !region_defined) {
         push(ENV_DEFAULT_REGION, region);
         push(ENV_REGION, region);
     }
     if !credentials_defined {
-        for (name, value) in &inj.credentials {
+        for (name, value) in inj.credentials {
             push(name, value);
         }
     }
@@ -566,7 +579,7 @@ fn plan_container(
     let mounted = mounts
         .into_iter()
         .flatten()
-        .any(|m| m.get("name").and_then(Value::as_str) == Some(inj.volume_name.as_str()));
+        .any(|m| m.get("name").and_then(Value::as_str) == Some(inj.volume_name));
     if !mounted {
         let mount = json!({"name": inj.volume_name, "readOnly": true, "mountPath": inj.mount_path});
         append_items(base, "volumeMounts", mounts.is_some(), vec![mount], ops);
