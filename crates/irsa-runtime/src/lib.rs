@@ -12,6 +12,7 @@
 mod process;
 pub mod progress;
 mod serve;
+mod workers;
 
 pub use process::{LogFormat, init_logging, runtime, shutdown_signal};
 pub use serve::{ServeLimits, serve};

@@ -25,6 +25,9 @@
 //!   with unread data would make the kernel send RST, and the client would see "connection
 //!   reset" or "broken pipe" instead of the answer. The connection keeps its slot while it
 //!   lingers, so lingering never exceeds the connection cap.
+//!
+//! Each accepted connection is served on one of the [`workers`](crate::workers) threads
+//! for its whole life (see there for why).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -47,6 +50,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
+
+use crate::workers;
 
 /// Bounds of one listener. The defaults suit both servers: every phase ends well below the
 /// 30 s an API server waits for a webhook.
@@ -193,7 +198,23 @@ pub async fn serve(
         let router = router.clone();
         let tls = tls.clone();
         let stop = stop_rx.clone();
-        tokio::spawn(async move {
+        // The connection moves to the worker thread that will serve it for its whole life.
+        let tcp = match tcp.into_std() {
+            Ok(tcp) => tcp,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "cannot hand the connection to a worker");
+                continue;
+            }
+        };
+        workers::spawn(async move {
+            // Registered with the reactor of the thread that runs this task.
+            let tcp = match TcpStream::from_std(tcp) {
+                Ok(tcp) => tcp,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "cannot register the connection");
+                    return;
+                }
+            };
             let (tcp, returned) = ReturnOnDrop::new(tcp);
             match tls {
                 None => connection(tcp, peer, router, limits, stop).await,
