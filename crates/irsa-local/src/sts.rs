@@ -404,7 +404,8 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<XmlFragment, 
         tracing::error!(error = %e, "cannot seal an STS session");
         AwsError::internal_failure()
     })?;
-    let mut b = xml::XmlBuilder::new();
+    // The element names and the short values fit in 1 KiB; the session token is the rest.
+    let mut b = xml::XmlBuilder::with_capacity(1024 + session.session_token.len());
     b.text("Audience", &session.audience)
         .open("AssumedRoleUser")
         .text("AssumedRoleId", &session.assumed_role_id)

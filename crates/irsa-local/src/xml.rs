@@ -68,16 +68,27 @@ fn escape_char(out: &mut String, c: char) -> Result<(), ()> {
 
 /// Whether [`escape_char`] writes the ASCII byte `b` unchanged: the bytes of the clean runs
 /// that [`escape_into`] copies whole.
-fn is_plain(b: u8) -> bool {
+const fn is_plain(b: u8) -> bool {
     matches!(b, b'\t' | b'\n' | 0x20..=0x7e) && !matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'')
 }
+
+/// [`is_plain`] for every byte, so the scan for the end of a clean run is one load per byte.
+const PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = is_plain(b as u8);
+        b += 1;
+    }
+    table
+};
 
 /// Writes `text` escaped for element content: runs of plain ASCII are copied as they are,
 /// every other character goes through [`escape_char`]; `unrepresentable` is called for each
 /// character XML cannot carry (and decides what, if anything, is written for it).
 fn escape_into(out: &mut String, text: &str, mut unrepresentable: impl FnMut(&mut String, char)) {
     let mut rest = text;
-    while let Some(i) = rest.bytes().position(|b| !is_plain(b)) {
+    while let Some(i) = rest.bytes().position(|b| !PLAIN[usize::from(b)]) {
         let (clean, tail) = rest.split_at(i);
         out.push_str(clean);
         let Some(c) = tail.chars().next() else {
@@ -139,6 +150,15 @@ impl XmlBuilder {
     /// An empty builder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty builder with room for `capacity` bytes (an answer of known size is written
+    /// without growing the buffer).
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            out: String::with_capacity(capacity),
+            poisoned: None,
+        }
     }
 
     /// `<name>escaped text</name>`.

@@ -11,7 +11,9 @@
 //! upstream issues #225/#205/#132).
 
 use base64::Engine as _;
-use irsa_core::mutation::PrunedPod;
+/// The pod's ServiceAccount, read the planner's way.
+pub use irsa_core::mutation::service_account_name;
+use irsa_core::mutation::{PrunedPod, pod_namespace};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -296,15 +298,7 @@ pub fn parse_review(body: &[u8]) -> Result<ParsedReview, Box<ReviewOut>> {
             )));
         }
     };
-    let pod_namespace = pod
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string);
-    let namespace = namespace
-        .filter(|s| !s.is_empty())
-        .or(pod_namespace.clone())
-        .unwrap_or_else(|| "default".to_string());
+    let namespace = pod_namespace(&pod, namespace.as_deref()).to_owned();
     Ok(ParsedReview {
         api_version,
         kind,
@@ -323,15 +317,6 @@ fn json_type(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// The pod's ServiceAccount name (`spec.serviceAccountName`, else `default`, which is what
-/// the API server's ServiceAccount admission plugin sets before webhooks run).
-pub fn service_account_name(pod: &Value) -> &str {
-    pod.pointer("/spec/serviceAccountName")
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
-        .unwrap_or("default")
 }
 
 #[cfg(test)]
