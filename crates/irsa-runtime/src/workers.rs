@@ -7,9 +7,11 @@
 //! profiles of `irsa webhook` showed a fifth of its CPU time in futex wake-ups and context
 //! switches (`try_to_wake_up`, `finish_task_switch`) rather than in serving. A connection
 //! pinned to one thread wakes only that thread's reactor, as an nginx worker does. New
-//! connections are dealt round-robin, so the load spreads over the threads; a long
-//! blocking handler would stall the connections of its thread, which is why handlers must
-//! not block (the servers' handlers do not; blocking work goes to `spawn_blocking`).
+//! connections are dealt round-robin, so the load spreads over the threads. The price: a
+//! handler that blocks stalls the other connections of its thread for as long, where work
+//! stealing would have moved them. The webhook's handlers never block; `irsa local`'s IAM
+//! writes commit its store inline (an fsync, milliseconds), which held a worker thread
+//! before too, and are rare next to the STS calls the pinning is for.
 //!
 //! The threads are started on first use and live as long as the process. Everything else
 //! (accept loops, watches, timers of the application) stays on the caller's runtime; the

@@ -332,18 +332,6 @@ pub fn decode_token(token: &str) -> Result<WebIdentityToken<'_>, Decision> {
     Ok(WebIdentityToken { decoded })
 }
 
-/// The token's unverified `iss` (step 1): what a caller needs to know whose keys to fetch.
-/// An error is the decision itself.
-pub fn token_issuer(token: &str) -> Result<String, Decision> {
-    decode_token(token).map(|t| t.issuer().to_owned())
-}
-
-/// The token's unverified header `kid`, to pick or re-fetch keys. `None` when absent or
-/// when the token does not decode (the decision reports that).
-pub fn token_kid(token: &str) -> Option<String> {
-    decode_token(token).ok()?.kid().map(str::to_owned)
-}
-
 /// The provider among `providers` whose URL is the token's issuer (step 2).
 pub fn find_provider<'p>(
     providers: &'p [RegisteredProvider],
