@@ -130,8 +130,9 @@ impl SessionSealer {
         session.session_token = String::new();
         session.secret_access_key = String::new();
         let mut buf = serde_json::to_vec(&session).map_err(|_| SealError::Random)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| SealError::Random)?;
+        // A fresh random nonce per token, from `rand`'s thread-local CSPRNG (ChaCha12 seeded
+        // from the OS), as the credentials' IDs: aws-lc's generator costs more per call.
+        let nonce: [u8; NONCE_LEN] = rand::random();
         self.aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
