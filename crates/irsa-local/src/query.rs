@@ -180,7 +180,12 @@ mod tests {
             b"k=\xff\xfe&\xc3=1",
         ] {
             let ours: Vec<_> = form_pairs(input).collect();
-            assert_eq!(ours, reference(input), "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                ours,
+                reference(input),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 

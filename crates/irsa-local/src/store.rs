@@ -458,7 +458,9 @@ impl Store {
             mirror.providers.insert(provider_key(&p.account, &p.url), p);
         }
         for r in load_table::<Role>(&db, &path, ROLES, "roles")? {
-            mirror.roles.insert(role_key(&r.account, &r.name), Arc::new(r));
+            mirror
+                .roles
+                .insert(role_key(&r.account, &r.name), Arc::new(r));
         }
         mirror.secrets = load_secrets(&db, &path)?;
         let (tx, rx) = mpsc::channel::<Job>();

@@ -357,7 +357,8 @@ pub const DEFAULT_DURATION_SECONDS: u32 = 3600;
 /// 0000–9999, which no clock here reaches, still go through `strftime`.
 pub fn iso8601(unix_seconds: i64) -> String {
     const FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
-    let timestamp = jiff::Timestamp::from_second(unix_seconds).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let timestamp =
+        jiff::Timestamp::from_second(unix_seconds).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
     let t = jiff::tz::Offset::UTC.to_datetime(timestamp);
     let Ok(year) = u16::try_from(t.year()) else {
         return timestamp.strftime(FORMAT).to_string();
