@@ -73,6 +73,17 @@ impl AppState {
         if !may_wait || self.grace_period.is_zero() {
             return None;
         }
+        // Boxed: the waiting state (a timer among it) is large and rarely needed, and inline
+        // it would enlarge, and over-align, every admission's future.
+        Box::pin(self.wait_for_service_account(namespace, name)).await
+    }
+
+    /// The slow path of [`Self::service_account`]: waits for the ServiceAccount to be cached.
+    async fn wait_for_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<ServiceAccountIdentity> {
         let mut changes = self.cache.subscribe();
         if let Some(found) = self.cache.identity(namespace, name) {
             return Some(found);
