@@ -6,7 +6,6 @@
 //! goes by accident, and accept only JSON.
 
 use std::future::Future;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -16,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::query::{QueryRequest, parse_params};
 use crate::state::SharedState;
@@ -24,8 +22,6 @@ use crate::xml::{self, AwsError, IAM_NAMESPACE, STS_NAMESPACE};
 
 /// Largest request body accepted (a trust policy is at most 128 KiB, a token 20000 chars).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-/// Whole-request timeout.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The IAM actions this server implements.
 pub const IAM_ACTIONS: &[&str] = &[
@@ -270,7 +266,10 @@ async fn too_large_as_aws_error(response: Response) -> Response {
     .to_response(STS_NAMESPACE, &xml::new_request_id())
 }
 
-/// The router with all routes and layers (body limit, timeout).
+/// The router with all routes and the body limit. The time a request may take is bounded by
+/// [`irsa_runtime::serve`] around the router ([`irsa_runtime::ServeLimits`]'s
+/// `request_timeout`, answered with 408), so the router adds no timer of its own to every
+/// request.
 pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/", get(query_handler).post(query_handler))
@@ -279,10 +278,6 @@ pub fn router(state: SharedState) -> Router {
         .fallback(documents)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(too_large_as_aws_error))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
         .with_state(state)
 }
 

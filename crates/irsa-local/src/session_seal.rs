@@ -60,6 +60,8 @@ const SECRET_NAME: &str = "sts-session-sealing-key";
 const KEY_MATERIAL_LEN: usize = 64;
 /// Prefix of sealed tokens (AWS's tokens start the same way).
 const TOKEN_PREFIX: &str = "IQoJ";
+/// A sealed session's JSON is a few hundred bytes; the AEAD tag is appended in place.
+const SEALED_JSON_CAPACITY: usize = 1024;
 /// Longest token we try to open (AWS accepts session tokens of a few KB).
 const MAX_TOKEN_LEN: usize = 8192;
 
@@ -129,9 +131,12 @@ impl SessionSealer {
     pub fn seal(&self, mut session: Session) -> Result<Session, SealError> {
         session.session_token = String::new();
         session.secret_access_key = String::new();
-        let mut buf = serde_json::to_vec(&session).map_err(|_| SealError::Random)?;
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).map_err(|_| SealError::Random)?;
+        // Room for the JSON and the tag: one allocation, no regrowth while serialising.
+        let mut buf = Vec::with_capacity(SEALED_JSON_CAPACITY);
+        serde_json::to_writer(&mut buf, &session).map_err(|_| SealError::Random)?;
+        // A fresh random nonce per token, from `rand`'s thread-local CSPRNG (ChaCha12 seeded
+        // from the OS), as the credentials' IDs: aws-lc's generator costs more per call.
+        let nonce: [u8; NONCE_LEN] = rand::random();
         self.aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
@@ -142,7 +147,9 @@ impl SessionSealer {
         let mut sealed = Vec::with_capacity(NONCE_LEN + buf.len());
         sealed.extend_from_slice(&nonce);
         sealed.extend_from_slice(&buf);
-        let token = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(&sealed));
+        let mut token = String::with_capacity(TOKEN_PREFIX.len() + sealed.len().div_ceil(3) * 4);
+        token.push_str(TOKEN_PREFIX);
+        URL_SAFE_NO_PAD.encode_string(&sealed, &mut token);
         session.secret_access_key = self.secret_for(&token);
         session.session_token = token;
         Ok(session)

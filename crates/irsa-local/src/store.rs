@@ -232,7 +232,8 @@ fn role_key(account: &str, name: &str) -> String {
 struct Mirror {
     clusters: BTreeMap<String, ClusterRecord>,
     providers: BTreeMap<String, Provider>,
-    roles: BTreeMap<String, Role>,
+    /// Shared, so that the STS reads a role (and its trust policy) without copying it.
+    roles: BTreeMap<String, Arc<Role>>,
     secrets: BTreeMap<String, Vec<u8>>,
 }
 
@@ -250,7 +251,8 @@ impl Mirror {
                 self.providers.remove(&provider_key(account, url));
             }
             Write::PutRole(r) => {
-                self.roles.insert(role_key(&r.account, &r.name), r.clone());
+                self.roles
+                    .insert(role_key(&r.account, &r.name), Arc::new(r.clone()));
             }
             Write::DeleteRole { account, name } => {
                 self.roles.remove(&role_key(account, name));
@@ -456,7 +458,9 @@ impl Store {
             mirror.providers.insert(provider_key(&p.account, &p.url), p);
         }
         for r in load_table::<Role>(&db, &path, ROLES, "roles")? {
-            mirror.roles.insert(role_key(&r.account, &r.name), r);
+            mirror
+                .roles
+                .insert(role_key(&r.account, &r.name), Arc::new(r));
         }
         mirror.secrets = load_secrets(&db, &path)?;
         let (tx, rx) = mpsc::channel::<Job>();
@@ -566,6 +570,11 @@ impl Store {
 
     /// A role by account and name (names are case-insensitive, as in IAM).
     pub fn get_role(&self, account: &str, name: &str) -> Option<Role> {
+        self.role(account, name).map(|r| Role::clone(&r))
+    }
+
+    /// [`get_role`](Self::get_role) without the copy: the stored role, shared.
+    pub fn role(&self, account: &str, name: &str) -> Option<Arc<Role>> {
         self.read(|m| m.roles.get(&role_key(account, name)).cloned())
     }
 
@@ -575,14 +584,14 @@ impl Store {
             m.roles
                 .values()
                 .filter(|r| r.account == account)
-                .cloned()
+                .map(|r| Role::clone(r))
                 .collect()
         })
     }
 
     /// All roles of all accounts.
     pub fn all_roles(&self) -> Vec<Role> {
-        self.read(|m| m.roles.values().cloned().collect())
+        self.read(|m| m.roles.values().map(|r| Role::clone(r)).collect())
     }
 
     /// All providers of all accounts.

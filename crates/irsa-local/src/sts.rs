@@ -326,7 +326,7 @@ async fn assume(state: &SharedState, req: &QueryRequest) -> Result<XmlFragment, 
     };
     let role = state
         .store
-        .get_role(account, params.role_arn.name().as_str())
+        .role(account, params.role_arn.name().as_str())
         .filter(|role| role.path == params.role_arn.path().as_str() && role.partition == partition);
     let policy = role
         .as_ref()

@@ -207,9 +207,16 @@ impl XmlBuilder {
     }
 }
 
-/// A new request ID (a UUID, as AWS uses).
+/// A new request ID (a random UUID, as AWS uses). The bits come from `rand`'s thread-local
+/// generator (as [`crate::ids`]), not `Uuid::new_v4`'s system call per ID.
 pub fn new_request_id() -> String {
-    uuid::Uuid::new_v4().to_string()
+    let bytes: [u8; 16] = rand::random();
+    let mut text = [0_u8; uuid::fmt::Hyphenated::LENGTH];
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .hyphenated()
+        .encode_lower(&mut text)
+        .to_owned()
 }
 
 fn xml_response(status: StatusCode, body: String, request_id: &str) -> Response {

@@ -16,7 +16,8 @@ pub struct RequestContext {
     principal: Option<(PrincipalType, String)>,
     resource: Option<String>,
     /// (lower-cased key, original key, values)
-    keys: Vec<(String, String, Vec<String>)>,
+    /// (lower-cased key, the key as given when that differs, values).
+    keys: Vec<(String, Option<String>, Vec<String>)>,
 }
 
 impl RequestContext {
@@ -65,12 +66,11 @@ impl RequestContext {
     /// Adds one value to a condition key (keys are case-insensitive; adding twice makes the key
     /// multivalued).
     pub fn with_value(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        let key = key.into();
-        let lower = key.to_lowercase();
+        let (lower, original) = lowered(key.into());
         let value = value.into();
         match self.keys.iter_mut().find(|(k, _, _)| *k == lower) {
             Some((_, _, values)) => values.push(value),
-            None => self.keys.push((lower, key, vec![value])),
+            None => self.keys.push((lower, original, vec![value])),
         }
         self
     }
@@ -82,12 +82,11 @@ impl RequestContext {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let key = key.into();
-        let lower = key.to_lowercase();
+        let (lower, original) = lowered(key.into());
         let values: Vec<String> = values.into_iter().map(Into::into).collect();
         match self.keys.iter_mut().find(|(k, _, _)| *k == lower) {
             Some((_, _, existing)) => *existing = values,
-            None => self.keys.push((lower, key, values)),
+            None => self.keys.push((lower, original, values)),
         }
         self
     }
@@ -121,7 +120,26 @@ impl RequestContext {
 
     /// All keys as (name as given, values), in insertion order.
     pub fn keys(&self) -> impl Iterator<Item = (&str, &[String])> {
-        self.keys.iter().map(|(_, k, v)| (k.as_str(), v.as_slice()))
+        self.keys
+            .iter()
+            .map(|(lower, original, v)| (original.as_deref().unwrap_or(lower), v.as_slice()))
+    }
+}
+
+/// `key` lower-cased, and `key` itself when that differs (kept for [`RequestContext::keys`]).
+/// Most keys a caller builds are lower case already: they are then moved, not copied.
+fn lowered(key: String) -> (String, Option<String>) {
+    if key.is_ascii() {
+        if !key.bytes().any(|b| b.is_ascii_uppercase()) {
+            return (key, None);
+        }
+        return (key.to_ascii_lowercase(), Some(key));
+    }
+    let lower = key.to_lowercase();
+    if lower == key {
+        (key, None)
+    } else {
+        (lower, Some(key))
     }
 }
 

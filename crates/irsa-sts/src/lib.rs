@@ -351,11 +351,37 @@ pub const DURATION_SECONDS_RANGE: std::ops::RangeInclusive<u32> = 900..=43_200;
 pub const DEFAULT_DURATION_SECONDS: u32 = 3600;
 
 /// An STS timestamp (`Expiration`, `aws:CurrentTime`): ISO 8601 UTC, second precision, `Z`.
+///
+/// Two are written per `AssumeRoleWithWebIdentity`, so the digits are placed directly
+/// (jiff's `strftime` interprets its format string on every call); years outside
+/// 0000–9999, which no clock here reaches, still go through `strftime`.
 pub fn iso8601(unix_seconds: i64) -> String {
-    jiff::Timestamp::from_second(unix_seconds)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    const FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
+    let timestamp =
+        jiff::Timestamp::from_second(unix_seconds).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let t = jiff::tz::Offset::UTC.to_datetime(timestamp);
+    let Ok(year) = u16::try_from(t.year()) else {
+        return timestamp.strftime(FORMAT).to_string();
+    };
+    if year > 9999 {
+        return timestamp.strftime(FORMAT).to_string();
+    }
+    let two = |n: i8| {
+        let n = n.unsigned_abs();
+        [b'0' + n / 10, b'0' + n % 10]
+    };
+    let [y0, y1] = two(i8::try_from(year / 100).unwrap_or(0));
+    let [y2, y3] = two(i8::try_from(year % 100).unwrap_or(0));
+    let [mo0, mo1] = two(t.month());
+    let [d0, d1] = two(t.day());
+    let [h0, h1] = two(t.hour());
+    let [mi0, mi1] = two(t.minute());
+    let [s0, s1] = two(t.second());
+    let bytes = [
+        y0, y1, y2, y3, b'-', mo0, mo1, b'-', d0, d1, b'T', h0, h1, b':', mi0, mi1, b':', s0, s1,
+        b'Z',
+    ];
+    bytes.iter().copied().map(char::from).collect()
 }
 
 /// The condition keys STS sets for a verified web identity token (reference §3.4):
@@ -523,4 +549,29 @@ fn unusable_keys(issuer: &str, error: &dyn fmt::Display) -> Decision {
             reason: error.to_string(),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso8601;
+
+    #[test]
+    fn iso8601_writes_what_strftime_writes() {
+        let strftime = |s: i64| {
+            jiff::Timestamp::from_second(s)
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+                .strftime("%Y-%m-%dT%H:%M:%SZ")
+                .to_string()
+        };
+        assert_eq!(iso8601(1_764_365_789), "2025-11-28T21:36:29Z");
+        let mut s: i64 = -62_167_219_200 - 86_400 * 400; // before year 0
+        while s < 253_402_300_800 + 86_400 * 400 {
+            // past 9999-12-31
+            assert_eq!(iso8601(s), strftime(s), "{s}");
+            s += 7_919_999; // about three months, every time of day over the years
+        }
+        for s in [i64::MIN, -1, 0, 59, 951_782_400, i64::MAX] {
+            assert_eq!(iso8601(s), strftime(s), "{s}");
+        }
+    }
 }
