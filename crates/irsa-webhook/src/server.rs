@@ -59,22 +59,33 @@ impl AppState {
         self.cache.is_synced() && self.mapping.as_ref().is_none_or(|m| m.is_synced())
     }
 
-    /// The ServiceAccount's annotations, waiting up to the grace period (and asking for a
+    /// The ServiceAccount's IRSA settings, waiting up to the grace period (and asking for a
     /// direct GET) when it is not cached.
     async fn service_account(
         &self,
         namespace: &str,
         name: &str,
         may_wait: bool,
-    ) -> Option<std::collections::BTreeMap<String, String>> {
-        if let Some(found) = self.cache.get(namespace, name) {
+    ) -> Option<ServiceAccountIdentity> {
+        if let Some(found) = self.cache.identity(namespace, name) {
             return Some(found);
         }
         if !may_wait || self.grace_period.is_zero() {
             return None;
         }
+        // Boxed: the waiting state (a timer among it) is large and rarely needed, and inline
+        // it would enlarge, and over-align, every admission's future.
+        Box::pin(self.wait_for_service_account(namespace, name)).await
+    }
+
+    /// The slow path of [`Self::service_account`]: waits for the ServiceAccount to be cached.
+    async fn wait_for_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<ServiceAccountIdentity> {
         let mut changes = self.cache.subscribe();
-        if let Some(found) = self.cache.get(namespace, name) {
+        if let Some(found) = self.cache.identity(namespace, name) {
             return Some(found);
         }
         tracing::info!(namespace, service_account = name, grace = ?self.grace_period,
@@ -86,7 +97,7 @@ impl AppState {
         loop {
             match tokio::time::timeout_at(deadline, changes.changed()).await {
                 Ok(Ok(())) => {
-                    if let Some(found) = self.cache.get(namespace, name) {
+                    if let Some(found) = self.cache.identity(namespace, name) {
                         return Some(found);
                     }
                 }
@@ -125,12 +136,9 @@ impl AppState {
         let in_mapping = mapping
             .as_ref()
             .is_some_and(|m| m.get(namespace, sa_name).is_some());
-        let annotations = self
+        let identity = self
             .service_account(namespace, sa_name, !in_cc && !in_mapping)
             .await;
-        let identity = annotations.map(|a| {
-            ServiceAccountIdentity::from_annotations(&self.mutation.annotation_prefix, &a)
-        });
         let inputs = PlanInputs {
             namespace: Some(namespace),
             role_mapping: mapping.as_deref(),

@@ -41,21 +41,37 @@ impl ServiceAccountIdentity {
     /// verbatim (upstream only logs a warning when it does not look like a role ARN).
     #[must_use]
     pub fn from_annotations(prefix: &str, annotations: &BTreeMap<String, String>) -> Self {
-        // One key buffer, rewritten per suffix (this runs for every admission).
-        let mut key = format!("{prefix}/");
-        let base = key.len();
-        let mut get = |suffix: &str| {
-            key.truncate(base);
-            key.push_str(suffix);
-            annotations.get(&key)
-        };
-        Self {
-            role_arn: get(ANNOTATION_ROLE_ARN).filter(|v| !v.is_empty()).cloned(),
-            audience: get(ANNOTATION_AUDIENCE).cloned(),
-            sts_regional_endpoints: get(ANNOTATION_STS_REGIONAL_ENDPOINTS)
-                .and_then(|v| parse_go_bool(v)),
-            token_expiration: get(ANNOTATION_TOKEN_EXPIRATION).and_then(|v| parse_expiration(v)),
+        Self::from_suffixed(annotations.iter().filter_map(|(key, value)| {
+            let suffix = key.strip_prefix(prefix)?.strip_prefix('/')?;
+            Some((suffix, std::borrow::Cow::Borrowed(value.as_str())))
+        }))
+    }
+
+    /// The same reading from `(suffix, value)` pairs of the annotations under the prefix,
+    /// the prefix already stripped (each suffix at most once, as in an object's annotation
+    /// map). The webhook's ServiceAccount cache keeps only these pairs, in its own packed
+    /// form, and builds the identity straight from them on every admission.
+    #[must_use]
+    pub fn from_suffixed<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, std::borrow::Cow<'a, str>)>,
+    ) -> Self {
+        let mut identity = Self::default();
+        for (suffix, value) in pairs {
+            match suffix {
+                ANNOTATION_ROLE_ARN => {
+                    identity.role_arn = Some(value.into_owned()).filter(|v| !v.is_empty());
+                }
+                ANNOTATION_AUDIENCE => identity.audience = Some(value.into_owned()),
+                ANNOTATION_STS_REGIONAL_ENDPOINTS => {
+                    identity.sts_regional_endpoints = parse_go_bool(&value);
+                }
+                ANNOTATION_TOKEN_EXPIRATION => {
+                    identity.token_expiration = parse_expiration(&value);
+                }
+                _ => {}
+            }
         }
+        identity
     }
 
     /// Whether this ServiceAccount asks for STS web-identity injection.
@@ -116,6 +132,39 @@ mod tests {
         assert_eq!(id.sts_regional_endpoints, Some(true));
         assert_eq!(id.token_expiration, Some(3600));
         assert!(id.has_role());
+    }
+
+    #[test]
+    fn suffixed_pairs_read_like_the_annotation_map() {
+        let a = annotations(&[
+            (
+                "eks.amazonaws.com/role-arn",
+                "arn:aws:iam::111122223333:role/r",
+            ),
+            ("eks.amazonaws.com/audience", ""),
+            ("eks.amazonaws.com/sts-regional-endpoints", "0"),
+            ("eks.amazonaws.com/token-expiration", "30"),
+            ("eks.amazonaws.com/custom", "x"),
+            ("eks.amazonaws.comx/role-arn", "not under the prefix"),
+        ]);
+        let pairs = [
+            ("role-arn", "arn:aws:iam::111122223333:role/r"),
+            ("audience", ""),
+            ("sts-regional-endpoints", "0"),
+            ("token-expiration", "30"),
+            ("custom", "x"),
+        ];
+        let from_pairs = ServiceAccountIdentity::from_suffixed(
+            pairs
+                .iter()
+                .map(|(k, v)| (*k, std::borrow::Cow::Borrowed(*v))),
+        );
+        assert_eq!(
+            from_pairs,
+            ServiceAccountIdentity::from_annotations("eks.amazonaws.com", &a)
+        );
+        assert_eq!(from_pairs.token_expiration, Some(600));
+        assert_eq!(from_pairs.sts_regional_endpoints, Some(false));
     }
 
     #[test]
