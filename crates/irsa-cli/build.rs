@@ -16,7 +16,10 @@ fn main() {
     );
     // Pack the executable's relative relocations (DT_RELR, glibc >= 2.36): with PIE they are
     // 1.6 MB of `.rela.dyn` that the loader reads at every start and that then stays in the
-    // process's resident set; packed, they take a few KiB. Linux glibc targets only.
+    // process's resident set; packed, they take a few KiB. Linux glibc targets only. The
+    // binary then declares the `GLIBC_ABI_DT_RELR` version, so a glibc older than 2.36
+    // refuses to load it by name rather than running it unrelocated; the container image
+    // ships the build host's glibc (`scripts/image`).
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
     {
