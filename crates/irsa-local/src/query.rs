@@ -106,7 +106,9 @@ pub fn parse_params(uri: &Uri, body: &[u8]) -> Result<BTreeMap<String, String>, 
 /// empty sequences between `&` skipped, the name up to the first `=`, `+` as a space, `%XX`
 /// as a byte and a `%` without two hex digits kept as it is, invalid UTF-8 replaced by
 /// U+FFFD. Written out because it is on every STS call's path: a token is a thousand
-/// characters with nothing to decode, copied whole here instead of byte by byte.
+/// characters with nothing to decode, copied whole here instead of byte by byte
+/// (`form_urlencoded::parse` in its place measured 22,000 more instructions per
+/// `AssumeRoleWithWebIdentity`, +4.9 %, with `CALLGRIND=1 scripts/bench-local --quick`).
 fn form_pairs(input: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
     input
         .split(|&b| b == b'&')

@@ -352,36 +352,17 @@ pub const DEFAULT_DURATION_SECONDS: u32 = 3600;
 
 /// An STS timestamp (`Expiration`, `aws:CurrentTime`): ISO 8601 UTC, second precision, `Z`.
 ///
-/// Two are written per `AssumeRoleWithWebIdentity`, so the digits are placed directly
-/// (jiff's `strftime` interprets its format string on every call); years outside
-/// 0000–9999, which no clock here reaches, still go through `strftime`.
+/// Two are written per `AssumeRoleWithWebIdentity`: jiff's own RFC 3339 printer (a whole-second
+/// timestamp prints exactly this) is used rather than interpreting a `strftime` format on
+/// every call; years outside 0000–9999, which no clock here reaches, keep `strftime`'s form.
 pub fn iso8601(unix_seconds: i64) -> String {
-    const FORMAT: &str = "%Y-%m-%dT%H:%M:%SZ";
     let timestamp =
         jiff::Timestamp::from_second(unix_seconds).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    let t = jiff::tz::Offset::UTC.to_datetime(timestamp);
-    let Ok(year) = u16::try_from(t.year()) else {
-        return timestamp.strftime(FORMAT).to_string();
-    };
-    if year > 9999 {
-        return timestamp.strftime(FORMAT).to_string();
+    if (0..=9999).contains(&jiff::tz::Offset::UTC.to_datetime(timestamp).year()) {
+        timestamp.to_string()
+    } else {
+        timestamp.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
     }
-    let two = |n: i8| {
-        let n = n.unsigned_abs();
-        [b'0' + n / 10, b'0' + n % 10]
-    };
-    let [y0, y1] = two(i8::try_from(year / 100).unwrap_or(0));
-    let [y2, y3] = two(i8::try_from(year % 100).unwrap_or(0));
-    let [mo0, mo1] = two(t.month());
-    let [d0, d1] = two(t.day());
-    let [h0, h1] = two(t.hour());
-    let [mi0, mi1] = two(t.minute());
-    let [s0, s1] = two(t.second());
-    let bytes = [
-        y0, y1, y2, y3, b'-', mo0, mo1, b'-', d0, d1, b'T', h0, h1, b':', mi0, mi1, b':', s0, s1,
-        b'Z',
-    ];
-    bytes.iter().copied().map(char::from).collect()
 }
 
 /// The condition keys STS sets for a verified web identity token (reference §3.4):
