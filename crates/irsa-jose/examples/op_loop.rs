@@ -76,6 +76,15 @@ fn main() {
                 .verify(black_box(&input), black_box(&sig))
                 .expect("raw verify"),
             "verify_rs" | "verify_es" => {
+                // The full check: no remembered signature.
+                verifier.forget_signatures();
+                black_box(
+                    verifier
+                        .verify(black_box(&token), 1_700_000_010)
+                        .expect("verify"),
+                );
+            }
+            "verify_remembered_rs" | "verify_remembered_es" => {
                 black_box(
                     verifier
                         .verify(black_box(&token), 1_700_000_010)

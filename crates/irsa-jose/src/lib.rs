@@ -17,6 +17,7 @@ mod der;
 pub mod jwk;
 pub mod keys;
 pub mod mint;
+pub mod signature_memo;
 pub mod thumbprint;
 pub mod verify;
 

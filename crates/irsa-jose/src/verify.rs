@@ -20,6 +20,9 @@
 //!    the future beyond leeway; every numeric date an integer; `sub` a non-empty string.
 //!
 //! Keys are parsed once when the [`Verifier`] is built; `verify` does no key parsing.
+//! Step 6 is skipped for a signature this verifier has already found valid (the same
+//! signing input and signature, remembered by digest: [`crate::signature_memo`]); step 7
+//! always runs.
 //! Header members that point at keys (`jku`, `x5u`, `jwk`, `x5c`) are ignored: keys come only
 //! from the configured set. Duplicate JSON members are rejected because parsers disagree on
 //! which one wins.
@@ -32,6 +35,7 @@ use serde_json::{Map, Value};
 use crate::Algorithm;
 use crate::jwk::{JwkSet, JwksError};
 use crate::keys::{KeyMaterial, PublicKey};
+use crate::signature_memo::{SignatureMemo, check_digest};
 
 /// Longest token accepted, in characters (STS `clientTokenType` max).
 pub const MAX_TOKEN_LEN: usize = 20_000;
@@ -349,6 +353,8 @@ impl VerifierKey {
 pub struct Verifier {
     keys: Vec<VerifierKey>,
     options: VerifyOptions,
+    /// Signatures already found valid with these keys (see [`crate::signature_memo`]).
+    memo: SignatureMemo,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -404,7 +410,11 @@ impl Verifier {
         if keys.is_empty() {
             return Err(JwksError::Empty);
         }
-        Ok(Self { keys, options })
+        Ok(Self {
+            keys,
+            options,
+            memo: SignatureMemo::default(),
+        })
     }
 
     /// A verifier for public keys, each under its kube-apiserver kid and algorithm.
@@ -415,6 +425,19 @@ impl Verifier {
     /// The options this verifier checks.
     pub fn options(&self) -> &VerifyOptions {
         &self.options
+    }
+
+    /// How many valid signatures this verifier remembers (at most
+    /// [`MAX_REMEMBERED`](crate::signature_memo::MAX_REMEMBERED)).
+    pub fn remembered_signatures(&self) -> usize {
+        self.memo.len()
+    }
+
+    /// Forgets every remembered signature, so the next verification of each token checks
+    /// its signature again. Benchmarks use it to measure the full check; the STS never needs
+    /// it (a new key set is a new verifier).
+    pub fn forget_signatures(&self) {
+        self.memo.clear();
     }
 
     /// Verifies `token` as of `now` (Unix seconds). The verifier never reads a clock: the
@@ -465,10 +488,14 @@ impl Verifier {
             Some(_) => return Err(VerifyError::BadHeaderMember { name: "kid" }),
         };
         let (key, key_name) = self.select_key(kid, alg)?;
-        key.verify_sig(signing_input.as_bytes(), signature)
-            .map_err(|_| VerifyError::BadSignature {
-                kid: key_name.to_string(),
-            })?;
+        let digest = check_digest(signing_input.as_bytes(), signature);
+        if !self.memo.is_known_valid(&digest) {
+            key.verify_sig(signing_input.as_bytes(), signature)
+                .map_err(|_| VerifyError::BadSignature {
+                    kid: key_name.to_string(),
+                })?;
+            self.memo.remember_valid(digest);
+        }
         Ok(kid.map(str::to_string))
     }
 

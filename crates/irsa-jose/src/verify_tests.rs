@@ -317,6 +317,71 @@ fn payload_changed_after_signing_is_rejected() {
     );
 }
 
+/// The signature memo (`crate::signature_memo`) skips only the signature check of a token
+/// seen before: every other answer stays the same.
+#[test]
+fn a_remembered_signature_changes_no_answer() {
+    let v = verifier();
+    let token = rs256(&good_claims());
+    let first = v.verify(&token, NOW).expect("valid");
+    assert_eq!(v.remembered_signatures(), 1);
+    let again = v.verify(&token, NOW).expect("still valid");
+    assert_eq!(again.claims, first.claims);
+    assert_eq!(again.kid, first.kid);
+    assert_eq!(
+        v.remembered_signatures(),
+        1,
+        "the same check is remembered once"
+    );
+
+    // The claims are checked on every call: past `exp` the remembered token is refused.
+    let later = NOW + 3600 + 301;
+    assert!(matches!(
+        v.verify(&token, later),
+        Err(VerifyError::Expired { .. })
+    ));
+
+    // The same header and payload with another signature is another check, and fails.
+    let (input, sig) = token.rsplit_once('.').expect("dot");
+    let mut bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, sig)
+        .expect("base64url");
+    bytes[10] ^= 1;
+    let tampered = format!("{input}.{}", b64url(&bytes));
+    assert_eq!(
+        v.verify(&tampered, NOW).expect_err("tampered"),
+        VerifyError::BadSignature {
+            kid: kid(&fixture().rsa)
+        }
+    );
+    // So does a payload swapped under the remembered signature.
+    let evil = with(
+        good_claims(),
+        "sub",
+        json!("system:serviceaccount:kube-system:admin"),
+    );
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64url(evil.to_string().as_bytes()),
+        parts[2]
+    );
+    assert!(matches!(
+        v.verify(&forged, NOW),
+        Err(VerifyError::BadSignature { .. })
+    ));
+    assert_eq!(v.remembered_signatures(), 1, "failures are not remembered");
+
+    // Another verifier (another key set) remembers nothing of this one's checks.
+    let other = Verifier::from_public_keys(
+        &[fixture().rsa_other.public_key().expect("p")],
+        VerifyOptions::new(ISSUER, AUD),
+    )
+    .expect("verifier");
+    assert!(other.verify(&token, NOW).is_err());
+    assert_eq!(other.remembered_signatures(), 0);
+}
+
 #[test]
 fn expiry_is_checked_with_leeway() {
     let past = rs256(&with(good_claims(), "exp", json!(NOW - 301)));
