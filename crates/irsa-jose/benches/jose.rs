@@ -8,7 +8,8 @@ use std::hint::black_box;
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, UnparsedPublicKey};
 use base64::Engine as _;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use irsa_jose::keys::{KeySpec, PrivateKey, RsaBits};
 use irsa_jose::{MintRequest, Signer, Verifier, VerifyOptions};
 
@@ -53,6 +54,27 @@ fn split(token: &str) -> (Vec<u8>, Vec<u8>) {
     (token.as_bytes()[..dot].to_vec(), sig)
 }
 
+/// `NAME`: the full check (the signature memo emptied before every verification);
+/// `NAME_remembered`: the same token again, its signature remembered, as an SDK's repeated
+/// calls find it.
+fn bench_verify(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, case: &Case) {
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            case.verifier.forget_signatures();
+            case.verifier
+                .verify(black_box(&case.token), NOW + 10)
+                .expect("ok")
+        })
+    });
+    group.bench_function(format!("{name}_remembered"), |b| {
+        b.iter(|| {
+            case.verifier
+                .verify(black_box(&case.token), NOW + 10)
+                .expect("ok")
+        })
+    });
+}
+
 fn benches(c: &mut Criterion) {
     let rs = case(KeySpec::Rsa(RsaBits::B2048));
     let es = case(KeySpec::EcP256);
@@ -80,23 +102,7 @@ fn benches(c: &mut Criterion) {
     group.bench_function("decode_unverified_rs256", |b| {
         b.iter(|| irsa_jose::verify::decode_unverified(black_box(&rs.token)).expect("ok"))
     });
-    // The full check: the signature memo is emptied before every verification.
-    group.bench_function("verify_rs256", |b| {
-        b.iter(|| {
-            rs.verifier.forget_signatures();
-            rs.verifier
-                .verify(black_box(&rs.token), NOW + 10)
-                .expect("ok")
-        })
-    });
-    // The same token again, its signature remembered (what an SDK's repeated calls cost).
-    group.bench_function("verify_rs256_remembered", |b| {
-        b.iter(|| {
-            rs.verifier
-                .verify(black_box(&rs.token), NOW + 10)
-                .expect("ok")
-        })
-    });
+    bench_verify(&mut group, "verify_rs256", &rs);
 
     let (es_input, es_sig) = split(&es.token);
     let es_spki = es.signer.public_key().spki_der().to_vec();
@@ -109,23 +115,7 @@ fn benches(c: &mut Criterion) {
                 .expect("ok")
         })
     });
-    // The full check: the signature memo is emptied before every verification.
-    group.bench_function("verify_es256", |b| {
-        b.iter(|| {
-            es.verifier.forget_signatures();
-            es.verifier
-                .verify(black_box(&es.token), NOW + 10)
-                .expect("ok")
-        })
-    });
-    // The same token again, its signature remembered (what an SDK's repeated calls cost).
-    group.bench_function("verify_es256_remembered", |b| {
-        b.iter(|| {
-            es.verifier
-                .verify(black_box(&es.token), NOW + 10)
-                .expect("ok")
-        })
-    });
+    bench_verify(&mut group, "verify_es256", &es);
 
     let req = request();
     group.bench_function("mint_rs256", |b| {
