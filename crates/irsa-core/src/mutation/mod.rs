@@ -168,7 +168,7 @@ pub fn apply_plan(pod: &Value, ops: &[PatchOperation]) -> Result<Value, Mutation
 /// API server's ServiceAccount admission plugin fills in before webhooks run).
 #[must_use]
 pub fn service_account_name(pod: &Value) -> &str {
-    pod.pointer("/spec/serviceAccountName")
+    member(pod, "spec", "serviceAccountName")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .unwrap_or("default")
@@ -180,7 +180,7 @@ pub fn pod_namespace<'a>(pod: &'a Value, request_namespace: Option<&'a str>) -> 
     request_namespace
         .filter(|s| !s.is_empty())
         .or_else(|| {
-            pod.pointer("/metadata/namespace")
+            member(pod, "metadata", "namespace")
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
         })
@@ -222,9 +222,7 @@ pub fn plan_detailed(
     };
     let namespace = pod_namespace(pod, inputs.namespace);
     let sa_name = service_account_name(pod);
-    let annotations = pod
-        .pointer("/metadata/annotations")
-        .and_then(Value::as_object);
+    let annotations = member(pod, "metadata", "annotations").and_then(Value::as_object);
     // `<prefix>/<suffix>`, matched in place rather than built per request.
     let pod_annotation = |suffix: &str| {
         annotations
@@ -386,13 +384,20 @@ fn jitter_offset(Jitter(value): Jitter) -> i64 {
 const OS_NODE_SELECTORS: [&str; 2] = ["kubernetes.io/os", "beta.kubernetes.io/os"];
 
 fn is_windows(pod: &Value) -> bool {
-    pod.pointer("/spec/nodeSelector")
+    member(pod, "spec", "nodeSelector")
         .and_then(Value::as_object)
         .is_some_and(|ns| {
             OS_NODE_SELECTORS
                 .iter()
                 .any(|k| ns.get(*k).and_then(Value::as_str) == Some("windows"))
         })
+}
+
+/// `value[outer][inner]` when both are object members: what `Value::pointer("/outer/inner")`
+/// answers for names without `~` or `/`, without parsing and unescaping the pointer on every
+/// admission (it was 3 % of the webhook's profile).
+fn member<'a>(value: &'a Value, outer: &str, inner: &str) -> Option<&'a Value> {
+    value.as_object()?.get(outer)?.as_object()?.get(inner)
 }
 
 fn pointer(tokens: &[&str]) -> PointerBuf {

@@ -92,8 +92,29 @@ pub fn go_join(dir: &str, file: &str) -> String {
         (true, true) => String::new(),
         (true, false) => go_clean(file),
         (false, true) => go_clean(dir),
-        (false, false) => go_clean(&format!("{dir}/{file}")),
+        (false, false) => {
+            let joined = format!("{dir}/{file}");
+            if is_clean(&joined) {
+                joined
+            } else {
+                go_clean(&joined)
+            }
+        }
     }
+}
+
+/// Whether `go_clean` would return `path` unchanged, found in one scan: the planner joins
+/// the same clean mount path and file name on every admission, and cleaning them through a
+/// list of segments cost more than the rest of the token path's handling.
+fn is_clean(path: &str) -> bool {
+    if path == "/" {
+        return true;
+    }
+    let relative = path.strip_prefix('/').unwrap_or(path);
+    !relative.is_empty()
+        && relative
+            .split('/')
+            .all(|segment| !matches!(segment, "" | "." | ".."))
 }
 
 /// Go `path.Clean`: collapses `//`, drops `.`, resolves `..`, strips a trailing `/`.
@@ -178,6 +199,35 @@ mod tests {
         assert_eq!(go_join("./x/.", "."), "x");
         assert_eq!(go_clean("../../a"), "../../a");
         assert_eq!(go_clean("a/.."), ".");
+    }
+
+    proptest::proptest! {
+        /// The fast path never changes an answer: a path `is_clean` accepts is one
+        /// `go_clean` returns unchanged, and `go_join` equals cleaning the plain join.
+        #[test]
+        fn the_clean_path_shortcut_agrees_with_go_clean(
+            dir in "[a./]{0,12}",
+            file in "[a./]{0,12}",
+        ) {
+            let joined = format!("{dir}/{file}");
+            if is_clean(&joined) {
+                proptest::prop_assert_eq!(go_clean(&joined), joined.clone());
+            }
+            if !dir.is_empty() && !file.is_empty() {
+                proptest::prop_assert_eq!(go_join(&dir, &file), go_clean(&joined));
+            }
+        }
+    }
+
+    #[test]
+    fn clean_paths_are_recognised() {
+        for clean in ["/", "/a", "/a/b.c", "a", "a/b", "..a/b.."] {
+            assert!(is_clean(clean), "{clean}");
+            assert_eq!(go_clean(clean), clean);
+        }
+        for unclean in ["", "//", "/a/", "a//b", "./a", "a/.", "/a/../b", ".."] {
+            assert!(!is_clean(unclean), "{unclean}");
+        }
     }
 
     #[test]
