@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use irsa_core::mutation::{
     ContainerCredentialsConfig, ContainerCredentialsSettings, Jitter, PlanInputs, PrunedPod,
-    ServiceAccountIdentity, WebhookConfig, apply_plan, plan, plan_detailed,
+    ServiceAccountIdentity, WebhookConfig, apply_plan, plan, plan_detailed, plan_mutation,
 };
 use json_patch::PatchOperation;
 use serde_json::Value;
@@ -144,6 +144,26 @@ fn same_plan_when_pruned(s: &Scenario, pod: &Value, inputs: &PlanInputs<'_>) -> 
  pruned: {seen:?}",
             s.name
         ));
+    }
+    // What the webhook sends: the typed plan of the pruned pod, written straight to JSON,
+    // byte for byte the serialised operations.
+    if let Ok(plan) = &full {
+        let typed = plan_mutation(&pruned.0, s.identity.as_ref(), &s.config, inputs)
+            .map_err(|e| format!("{}: typed plan failed: {e}", s.name))?;
+        let mut direct = Vec::new();
+        typed
+            .patch
+            .write_json(&mut direct)
+            .map_err(|e| e.to_string())?;
+        let via_serde = serde_json::to_vec(&plan.operations).map_err(|e| e.to_string())?;
+        if direct != via_serde || typed.method != plan.method {
+            return Err(format!(
+                "{}: the patch written directly differs\n direct: {}\n serde:  {}",
+                s.name,
+                String::from_utf8_lossy(&direct),
+                String::from_utf8_lossy(&via_serde)
+            ));
+        }
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 
 use irsa_core::mutation::{
     ContainerCredentialsConfig, Jitter, PlanInputs, PrunedPod, RoleMapping, ServiceAccountIdentity,
-    WebhookConfig, apply_plan, plan, plan_detailed,
+    WebhookConfig, apply_plan, plan, plan_detailed, plan_mutation,
 };
 use json_patch::PatchOperation;
 use proptest::prelude::*;
@@ -324,6 +324,18 @@ proptest! {
         let full = plan_detailed(&pod, s.identity.as_ref(), &config, &inputs);
         let seen = plan_detailed(&pruned.0, s.identity.as_ref(), &config, &inputs);
         prop_assert_eq!(format!("{full:?}"), format!("{seen:?}"));
+        // What the webhook sends: the typed plan written straight to JSON is byte for byte
+        // the serialised operations.
+        if let Ok(plan) = &full {
+            let typed = plan_mutation(&pruned.0, s.identity.as_ref(), &config, &inputs)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut direct = Vec::new();
+            typed.patch.write_json(&mut direct).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let via_serde = serde_json::to_vec(&plan.operations).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(String::from_utf8_lossy(&direct), String::from_utf8_lossy(&via_serde));
+            prop_assert_eq!(typed.method, plan.method);
+            prop_assert_eq!(typed.missing_service_account, plan.missing_service_account);
+        }
     }
 
     #[test]

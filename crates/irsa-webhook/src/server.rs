@@ -18,8 +18,8 @@ use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri, 
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use irsa_core::mutation::{
-    ContainerCredentialsConfig, Jitter, PlanInputs, ServiceAccountIdentity, WebhookConfig,
-    plan_detailed,
+    ContainerCredentialsConfig, Jitter, PlanInputs, PlannedPatch, ServiceAccountIdentity,
+    WebhookConfig, plan_mutation,
 };
 use tokio::net::TcpListener;
 
@@ -149,7 +149,7 @@ impl AppState {
         // A planner bug must not drop the connection (the API server would then apply the
         // failure policy): a panic is treated like any other internal error.
         let planned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            plan_detailed(&review.pod, identity.as_ref(), &self.mutation, &inputs)
+            plan_mutation(&review.pod, identity.as_ref(), &self.mutation, &inputs)
         }));
         let plan = match planned {
             Ok(Ok(plan)) => plan,
@@ -172,14 +172,14 @@ impl AppState {
         if let Some(method) = plan.method {
             self.metrics.pod_mutated(method.metric_label());
         }
-        if plan.operations.is_empty() {
+        if plan.patch.is_empty() {
             tracing::debug!(uid = %review.uid, namespace, service_account = sa_name, "pod not mutated");
             return ReviewOut::allow(review.api_version, review.kind, review.uid);
         }
-        match patch_json(&plan.operations) {
+        match patch_json(&plan.patch) {
             Ok(patch) => {
                 tracing::debug!(uid = %review.uid, namespace, service_account = sa_name,
-                    operations = plan.operations.len(), "pod mutated");
+                    operations = plan.patch.len(), "pod mutated");
                 ReviewOut::allow_with_patch(review.api_version, review.kind, review.uid, patch)
             }
             Err(e) => {
@@ -402,11 +402,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// The JSON Patch as bytes, written into a buffer sized for a typical pod's patch (about
-/// 1 KiB) so that serialising does not grow it step by step from empty.
-fn patch_json(operations: &impl serde::Serialize) -> serde_json::Result<Vec<u8>> {
+/// The JSON Patch as bytes, written straight from the typed plan into a buffer sized for a
+/// typical pod's patch (about 1 KiB), so that writing it does not grow it from empty.
+fn patch_json(patch: &PlannedPatch<'_>) -> serde_json::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(PATCH_CAPACITY);
-    serde_json::to_writer(&mut out, operations)?;
+    patch.write_json(&mut out)?;
     Ok(out)
 }
 

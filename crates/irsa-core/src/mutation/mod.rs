@@ -15,14 +15,16 @@ mod config;
 mod identity;
 mod manifest;
 mod mapping;
+mod planned;
 mod pruned;
 mod text;
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
+use json_patch::PatchOperation;
 use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, PatchOperation};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 pub use config::{
     ContainerCredentialsSettings, DEFAULT_ANNOTATION_PREFIX, DEFAULT_CC_AUDIENCE,
@@ -41,10 +43,12 @@ pub use mapping::{
     ANY_NAMESPACE, CONFIG_MAP_KEY, CONFIG_MAP_NAME, ContainerCredentialsConfig, MappingEntry,
     MappingError, RoleMapping,
 };
+pub use planned::PlannedPatch;
 pub use pruned::PrunedPod;
 pub use text::{first_csv_record, go_clean, go_join, windows_path};
 
 use mapping::json_type;
+use planned::{Added, EnvVar, PlannedAdd, TokenMount, TokenVolume};
 
 /// Env var: regional STS endpoints switch.
 pub const ENV_STS_REGIONAL_ENDPOINTS: &str = "AWS_STS_REGIONAL_ENDPOINTS";
@@ -147,6 +151,29 @@ pub struct MutationPlan {
     pub missing_service_account: bool,
 }
 
+/// The planner's full answer with the patch in typed form, borrowing the settings it was
+/// planned from: what the webhook writes straight into its response
+/// ([`PlannedPatch::write_json`]). [`plan_detailed`] turns it into a [`MutationPlan`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedMutation<'a> {
+    /// The granular JSON Patch (empty when nothing is to change).
+    pub patch: PlannedPatch<'a>,
+    /// `Some` when the pod qualifies for injection (even if it already has everything).
+    pub method: Option<Method>,
+    /// True when no ServiceAccount settings were given and no ConfigMap entry matched.
+    pub missing_service_account: bool,
+}
+
+impl From<PlannedMutation<'_>> for MutationPlan {
+    fn from(planned: PlannedMutation<'_>) -> Self {
+        Self {
+            operations: planned.patch.into_operations(),
+            method: planned.method,
+            missing_service_account: planned.missing_service_account,
+        }
+    }
+}
+
 /// Plans the mutation of `pod` and returns only the JSON Patch. See [`plan_detailed`].
 pub fn plan(
     pod: &Value,
@@ -215,6 +242,16 @@ pub fn plan_detailed(
     config: &WebhookConfig,
     inputs: &PlanInputs<'_>,
 ) -> Result<MutationPlan, MutationError> {
+    plan_mutation(pod, identity, config, inputs).map(MutationPlan::from)
+}
+
+/// [`plan_detailed`] with the patch in typed form (see [`PlannedMutation`]).
+pub fn plan_mutation<'a>(
+    pod: &Value,
+    identity: Option<&'a ServiceAccountIdentity>,
+    config: &'a WebhookConfig,
+    inputs: &PlanInputs<'a>,
+) -> Result<PlannedMutation<'a>, MutationError> {
     let Value::Object(pod_obj) = pod else {
         return Err(MutationError::PodNotObject {
             found: json_type(pod),
@@ -239,8 +276,8 @@ pub fn plan_detailed(
     let injection = match decide(identity, config, inputs, namespace, sa_name, pod_expiration) {
         Ok(injection) => injection,
         Err(missing_service_account) => {
-            return Ok(MutationPlan {
-                operations: Vec::new(),
+            return Ok(PlannedMutation {
+                patch: PlannedPatch::default(),
                 method: None,
                 missing_service_account,
             });
@@ -252,7 +289,7 @@ pub fn plan_detailed(
         .map(|names| names.into_iter().collect())
         .unwrap_or_default();
 
-    let mut ops = Vec::new();
+    let mut ops: Vec<PlannedAdd<'a>> = Vec::new();
     if injection.method == Method::ContainerCredentials {
         plan_label(pod_obj, &mut ops)?;
     }
@@ -265,19 +302,12 @@ pub fn plan_detailed(
     } else {
         token_file
     };
-    let env_plan = Injection {
-        credentials: [
-            injection.credentials[0],
-            (injection.credentials[1].0, &token_file),
-        ],
-        ..injection
-    };
     for field in ["containers", "initContainers"] {
-        plan_containers(pod, field, &skip, &env_plan, &mut ops)?;
+        plan_containers(pod, field, &skip, &injection, &token_file, &mut ops)?;
     }
-    Ok(MutationPlan {
-        operations: ops,
-        method: Some(env_plan.method),
+    Ok(PlannedMutation {
+        patch: PlannedPatch { adds: ops },
+        method: Some(injection.method),
         missing_service_account: false,
     })
 }
@@ -404,8 +434,8 @@ fn pointer(tokens: &[&str]) -> PointerBuf {
     PointerBuf::from_tokens(tokens.iter().copied())
 }
 
-fn add(path: PointerBuf, value: Value) -> PatchOperation {
-    PatchOperation::Add(AddOperation { path, value })
+fn add(path: PointerBuf, value: Added<'_>) -> PlannedAdd<'_> {
+    PlannedAdd { path, value }
 }
 
 fn wrong_type(path: &str, expected: &'static str, found: &Value) -> MutationError {
@@ -432,31 +462,25 @@ fn optional_array<'a>(
 
 fn plan_label(
     pod: &Map<String, Value>,
-    ops: &mut Vec<PatchOperation>,
+    ops: &mut Vec<PlannedAdd<'_>>,
 ) -> Result<(), MutationError> {
     let metadata = match pod.get("metadata") {
         None | Some(Value::Null) => {
-            ops.push(add(
-                pointer(&["metadata"]),
-                json!({"labels": {POD_IDENTITY_LABEL: POD_IDENTITY_LABEL_VALUE}}),
-            ));
+            ops.push(add(pointer(&["metadata"]), Added::MetadataWithLabel));
             return Ok(());
         }
         Some(Value::Object(m)) => m,
         Some(other) => return Err(wrong_type("/metadata", "an object", other)),
     };
     match metadata.get("labels") {
-        None | Some(Value::Null) => ops.push(add(
-            pointer(&["metadata", "labels"]),
-            json!({POD_IDENTITY_LABEL: POD_IDENTITY_LABEL_VALUE}),
-        )),
+        None | Some(Value::Null) => ops.push(add(pointer(&["metadata", "labels"]), Added::Labels)),
         Some(Value::Object(labels)) => {
             if labels.get(POD_IDENTITY_LABEL).and_then(Value::as_str)
                 != Some(POD_IDENTITY_LABEL_VALUE)
             {
                 ops.push(add(
                     pointer(&["metadata", "labels", POD_IDENTITY_LABEL]),
-                    json!(POD_IDENTITY_LABEL_VALUE),
+                    Added::LabelValue,
                 ));
             }
         }
@@ -473,48 +497,46 @@ fn spec(pod: &Value) -> Result<Option<&Map<String, Value>>, MutationError> {
     }
 }
 
-fn plan_volume(
+fn plan_volume<'a>(
     pod: &Value,
-    inj: &Injection,
-    ops: &mut Vec<PatchOperation>,
+    inj: &Injection<'a>,
+    ops: &mut Vec<PlannedAdd<'a>>,
 ) -> Result<(), MutationError> {
-    let volume = || {
-        let mut token = Map::new();
-        if !inj.audience.is_empty() {
-            token.insert("audience".to_owned(), json!(inj.audience));
-        }
-        token.insert("expirationSeconds".to_owned(), json!(inj.expiration));
-        token.insert("path".to_owned(), json!(inj.token_path));
-        json!({
-            "name": inj.volume_name,
-            "projected": {"sources": [{"serviceAccountToken": Value::Object(token)}]},
-        })
+    let volume = TokenVolume {
+        name: inj.volume_name,
+        audience: inj.audience,
+        expiration: inj.expiration,
+        path: inj.token_path,
     };
     let Some(spec) = spec(pod)? else {
-        ops.push(add(pointer(&["spec"]), json!({"volumes": [volume()]})));
+        ops.push(add(pointer(&["spec"]), Added::SpecWithVolume(volume)));
         return Ok(());
     };
     match optional_array(spec, "volumes", || "/spec".to_owned())? {
-        None => ops.push(add(pointer(&["spec", "volumes"]), json!([volume()]))),
+        None => ops.push(add(pointer(&["spec", "volumes"]), Added::Volumes(volume))),
         Some(volumes) => {
             let exists = volumes
                 .iter()
                 .any(|v| v.get("name").and_then(Value::as_str) == Some(inj.volume_name));
             if !exists {
                 // Prepended, as upstream does, so the resulting pod is identical to upstream's.
-                ops.push(add(pointer(&["spec", "volumes", "0"]), volume()));
+                ops.push(add(
+                    pointer(&["spec", "volumes", "0"]),
+                    Added::Volume(volume),
+                ));
             }
         }
     }
     Ok(())
 }
 
-fn plan_containers(
+fn plan_containers<'a>(
     pod: &Value,
     field: &str,
     skip: &HashSet<String>,
-    inj: &Injection,
-    ops: &mut Vec<PatchOperation>,
+    inj: &Injection<'a>,
+    token_file: &str,
+    ops: &mut Vec<PlannedAdd<'a>>,
 ) -> Result<(), MutationError> {
     let Some(spec) = spec(pod)? else {
         return Ok(());
@@ -535,17 +557,25 @@ fn plan_containers(
             continue;
         }
         let index_token = index.to_string();
-        plan_container(container, &["spec", field, &index_token], path, inj, ops)?;
+        plan_container(
+            container,
+            &["spec", field, &index_token],
+            path,
+            inj,
+            token_file,
+            ops,
+        )?;
     }
     Ok(())
 }
 
-fn plan_container(
+fn plan_container<'a>(
     container: &Map<String, Value>,
     base: &[&str],
     path: impl Fn() -> String,
-    inj: &Injection,
-    ops: &mut Vec<PatchOperation>,
+    inj: &Injection<'a>,
+    token_file: &str,
+    ops: &mut Vec<PlannedAdd<'a>>,
 ) -> Result<(), MutationError> {
     let env = optional_array(container, "env", &path)?;
     // Env lists are short: a linear scan beats building a set per container.
@@ -564,21 +594,22 @@ fn plan_container(
         return Ok(());
     }
 
-    let mut new_env: Vec<Value> = Vec::new();
-    let mut push = |name: &str, value: &str| new_env.push(json!({"name": name, "value": value}));
+    let mut new_env: Vec<EnvVar<'a>> = Vec::new();
+    let mut push = |name: &'a str, value: Cow<'a, str>| new_env.push(EnvVar { name, value });
     if !sts_defined && inj.regional_sts {
-        push(ENV_STS_REGIONAL_ENDPOINTS, "regional");
+        push(ENV_STS_REGIONAL_ENDPOINTS, Cow::Borrowed("regional"));
     }
     if let Some(region) = inj.region.filter(|_| !region_defined) {
-        push(ENV_DEFAULT_REGION, region);
-        push(ENV_REGION, region);
+        push(ENV_DEFAULT_REGION, Cow::Borrowed(region));
+        push(ENV_REGION, Cow::Borrowed(region));
     }
     if !credentials_defined {
-        for (name, value) in inj.credentials {
-            push(name, value);
-        }
+        // The second credential variable's value is the token file, known per pod.
+        let [(first, first_value), (second, _)] = inj.credentials;
+        push(first, Cow::Borrowed(first_value));
+        push(second, Cow::Owned(token_file.to_owned()));
     }
-    append_items(base, "env", env.is_some(), new_env, ops);
+    append_env(base, env.is_some(), new_env, ops);
 
     let mounts = optional_array(container, "volumeMounts", path)?;
     let mounted = mounts
@@ -586,34 +617,55 @@ fn plan_container(
         .flatten()
         .any(|m| m.get("name").and_then(Value::as_str) == Some(inj.volume_name));
     if !mounted {
-        let mount = json!({"name": inj.volume_name, "readOnly": true, "mountPath": inj.mount_path});
-        append_items(base, "volumeMounts", mounts.is_some(), vec![mount], ops);
+        let mount = TokenMount {
+            name: inj.volume_name,
+            mount_path: inj.mount_path,
+        };
+        if mounts.is_some() {
+            ops.push(add(
+                list_pointer(base, "volumeMounts", true),
+                Added::Mount(mount),
+            ));
+        } else {
+            ops.push(add(
+                list_pointer(base, "volumeMounts", false),
+                Added::Mounts(mount),
+            ));
+        }
     }
     Ok(())
 }
 
-/// Appends `items` to the array `base/key`: one `-` add per item when the array exists,
-/// a single add creating it otherwise. Never replaces an existing array.
-fn append_items(
+/// Appends `vars` to the container's `env`: one `-` add per var when the list exists, a
+/// single add creating it otherwise. Never replaces an existing list.
+fn append_env<'a>(
     base: &[&str],
-    key: &str,
     exists: bool,
-    items: Vec<Value>,
-    ops: &mut Vec<PatchOperation>,
+    vars: Vec<EnvVar<'a>>,
+    ops: &mut Vec<PlannedAdd<'a>>,
 ) {
-    if items.is_empty() {
+    if vars.is_empty() {
         return;
     }
-    let mut tokens: Vec<&str> = base.to_vec();
-    tokens.push(key);
     if exists {
-        tokens.push("-");
-        for item in items {
-            ops.push(add(pointer(&tokens), item));
+        let path = list_pointer(base, "env", true);
+        for var in vars {
+            ops.push(add(path.clone(), Added::Env(var)));
         }
     } else {
-        ops.push(add(pointer(&tokens), Value::Array(items)));
+        ops.push(add(list_pointer(base, "env", false), Added::EnvList(vars)));
     }
+}
+
+/// The pointer to the list `base/key`, or to its end (`base/key/-`) when `append`.
+fn list_pointer(base: &[&str], key: &str, append: bool) -> PointerBuf {
+    let mut tokens: Vec<&str> = Vec::with_capacity(base.len() + 2);
+    tokens.extend_from_slice(base);
+    tokens.push(key);
+    if append {
+        tokens.push("-");
+    }
+    pointer(&tokens)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! `crates/irsa-core/tests/mutation_fixtures.rs`).
 
 use super::*;
+use serde_json::json;
 
 fn sa(role: &str) -> ServiceAccountIdentity {
     ServiceAccountIdentity {
