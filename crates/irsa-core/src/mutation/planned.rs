@@ -117,19 +117,14 @@ impl PlannedPatch<'_> {
     /// # Errors
     /// Only what `serde_json` reports while writing a string, which a `Vec` never causes.
     pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        out.push(b'[');
-        for (index, add) in self.adds.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
+        array(out, &self.adds, |add, out| {
             out.extend_from_slice(br#"{"op":"add","path":"#);
             string(out, add.path.as_str())?;
             out.extend_from_slice(br#","value":"#);
             add.value.write_json(out)?;
             out.push(b'}');
-        }
-        out.push(b']');
-        Ok(())
+            Ok(())
+        })
     }
 }
 
@@ -171,32 +166,32 @@ impl Added<'_> {
                 v.write_json(out)?;
                 out.extend_from_slice(b"]}");
             }
-            Self::Volumes(v) => {
-                out.push(b'[');
-                v.write_json(out)?;
-                out.push(b']');
-            }
+            Self::Volumes(v) => array(out, std::slice::from_ref(v), |v, out| v.write_json(out))?,
             Self::Volume(v) => v.write_json(out)?,
-            Self::EnvList(vars) => {
-                out.push(b'[');
-                for (index, var) in vars.iter().enumerate() {
-                    if index > 0 {
-                        out.push(b',');
-                    }
-                    var.write_json(out)?;
-                }
-                out.push(b']');
-            }
+            Self::EnvList(vars) => array(out, vars, EnvVar::write_json)?,
             Self::Env(var) => var.write_json(out)?,
-            Self::Mounts(m) => {
-                out.push(b'[');
-                m.write_json(out)?;
-                out.push(b']');
-            }
+            Self::Mounts(m) => array(out, std::slice::from_ref(m), |m, out| m.write_json(out))?,
             Self::Mount(m) => m.write_json(out)?,
         }
         Ok(())
     }
+}
+
+/// Writes `items` as a JSON array, each one through `write`.
+fn array<T>(
+    out: &mut Vec<u8>,
+    items: &[T],
+    mut write: impl FnMut(&T, &mut Vec<u8>) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
+    out.push(b'[');
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        write(item, out)?;
+    }
+    out.push(b']');
+    Ok(())
 }
 
 fn label_object(out: &mut Vec<u8>) -> serde_json::Result<()> {
