@@ -75,12 +75,6 @@ impl Loc {
     }
 }
 
-/// A table slot: where an entry is.
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    offset: Loc,
-}
-
 /// Append-only storage in chunks allocated at their final size, so that filling it never
 /// reallocates or copies: a growing `Vec` would leave every smaller buffer it outgrew
 /// (together as large as the final one) freed but still resident until the allocator
@@ -149,7 +143,7 @@ struct EntryView<'a> {
 #[derive(Debug, Default)]
 struct Store {
     arena: Arena,
-    table: HashTable<Slot>,
+    table: HashTable<Loc>,
     hasher: RandomState,
     garbage: usize,
     prefixes: Vec<Box<str>>,
@@ -236,10 +230,9 @@ impl Store {
         let hash = self.hash_key(namespace, name);
         let arena = &self.arena;
         let slot = self.table.find(hash, |slot| {
-            Self::view(arena, slot.offset)
-                .is_some_and(|v| Self::key_matches(v.key, namespace, name))
+            Self::view(arena, *slot).is_some_and(|v| Self::key_matches(v.key, namespace, name))
         })?;
-        Self::view(arena, slot.offset)
+        Self::view(arena, *slot)
     }
 
     /// `(suffix, value)` pairs of an entry's encoded annotations.
@@ -351,17 +344,16 @@ impl Store {
         } = self;
         let arena = &*arena;
         let found = table.find_mut(hash, |slot| {
-            Self::view(arena, slot.offset)
-                .is_some_and(|v| Self::key_matches(v.key, namespace, name))
+            Self::view(arena, *slot).is_some_and(|v| Self::key_matches(v.key, namespace, name))
         });
         match found {
             Some(slot) => {
-                *garbage += Self::view(arena, slot.offset).map_or(0, |v| v.encoded_len);
-                *slot = Slot { offset };
+                *garbage += Self::view(arena, *slot).map_or(0, |v| v.encoded_len);
+                *slot = offset;
             }
             None => {
-                table.insert_unique(hash, Slot { offset }, |slot| {
-                    Self::view(arena, slot.offset).map_or(0, |v| Self::hash_stored(hasher, v.key))
+                table.insert_unique(hash, offset, |slot| {
+                    Self::view(arena, *slot).map_or(0, |v| Self::hash_stored(hasher, v.key))
                 });
             }
         }
@@ -373,11 +365,10 @@ impl Store {
         let hash = self.hash_key(namespace, name);
         let arena = &self.arena;
         if let Ok(entry) = self.table.find_entry(hash, |slot| {
-            Self::view(arena, slot.offset)
-                .is_some_and(|v| Self::key_matches(v.key, namespace, name))
+            Self::view(arena, *slot).is_some_and(|v| Self::key_matches(v.key, namespace, name))
         }) {
-            let (slot, _) = entry.remove();
-            self.garbage += Self::view(arena, slot.offset).map_or(0, |v| v.encoded_len);
+            let (loc, _) = entry.remove();
+            self.garbage += Self::view(arena, loc).map_or(0, |v| v.encoded_len);
         }
         self.maybe_compact();
     }
@@ -387,7 +378,7 @@ impl Store {
         let arena = &self.arena;
         let mut dead = 0;
         self.table.retain(|slot| {
-            let Some(view) = Self::view(arena, slot.offset) else {
+            let Some(view) = Self::view(arena, *slot) else {
                 return false;
             };
             let keep = view.generation == generation;
@@ -414,7 +405,7 @@ impl Store {
         };
         fresh.table.reserve(self.table.len(), |_| 0);
         for slot in &self.table {
-            let Some(view) = Self::view(&self.arena, slot.offset) else {
+            let Some(view) = Self::view(&self.arena, *slot) else {
                 continue;
             };
             let Some((namespace, name)) = view.key.split_once('/') else {
@@ -440,7 +431,7 @@ impl Store {
         } = self;
         let arena = &*arena;
         table.shrink_to_fit(|slot| {
-            Self::view(arena, slot.offset).map_or(0, |v| Self::hash_stored(hasher, v.key))
+            Self::view(arena, *slot).map_or(0, |v| Self::hash_stored(hasher, v.key))
         });
         self.prefixes.shrink_to_fit();
     }
@@ -628,7 +619,7 @@ impl ServiceAccountCache {
             .table
             .iter()
             .filter_map(|slot| {
-                let view = Store::view(&store.arena, slot.offset)?;
+                let view = Store::view(&store.arena, *slot)?;
                 Some((view.key.to_owned(), self.full_keys(store, view.annotations)))
             })
             .collect()
@@ -772,7 +763,7 @@ mod tests {
             .store
             .table
             .iter()
-            .filter_map(|slot| Store::view(&state.store.arena, slot.offset))
+            .filter_map(|slot| Store::view(&state.store.arena, *slot))
             .map(|v| v.encoded_len)
             .sum();
         assert!(

@@ -621,17 +621,13 @@ fn plan_container<'a>(
             name: inj.volume_name,
             mount_path: inj.mount_path,
         };
-        if mounts.is_some() {
-            ops.push(add(
-                list_pointer(base, "volumeMounts", true),
-                Added::Mount(mount),
-            ));
+        let append = mounts.is_some();
+        let value = if append {
+            Added::Mount(mount)
         } else {
-            ops.push(add(
-                list_pointer(base, "volumeMounts", false),
-                Added::Mounts(mount),
-            ));
-        }
+            Added::Mounts(mount)
+        };
+        ops.push(add(list_pointer(base, "volumeMounts", append), value));
     }
     Ok(())
 }

@@ -261,7 +261,7 @@ impl TokenVolume<'_> {
             out.push(b',');
         }
         out.extend_from_slice(br#""expirationSeconds":"#);
-        out.extend_from_slice(self.expiration.to_string().as_bytes());
+        serde_json::to_writer(&mut *out, &self.expiration)?;
         out.extend_from_slice(br#","path":"#);
         string(out, self.path)?;
         out.extend_from_slice(b"}}]}}");
